@@ -1,0 +1,471 @@
+//! `Ring<T>`: the storage and the four operations (bulk/burst × enqueue/dequeue),
+//! generic over single- or multi-threaded sides.
+
+use std::mem::MaybeUninit;
+use std::ptr;
+
+use crossbeam_utils::CachePadded;
+
+use crate::headtail::{Behavior, HeadTail, Reservation};
+use crate::mode::{Multi, Single, SyncMode};
+use crate::sync::UnsafeCell;
+
+/// Largest ring size: indices are `u32` and the free-space arithmetic needs one bit.
+pub const MAX_SIZE: usize = 1 << 31;
+
+/// Why a ring could not be created.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RingError {
+    /// `Ring::new` takes a power of two (DPDK's rule); use `new_exact` for other counts.
+    #[error("ring size {0} is not a power of two in 2..=2^31: use Ring::new_exact for any count")]
+    NotPowerOfTwo(usize),
+    /// The count is zero or needs a ring larger than [`MAX_SIZE`].
+    #[error("ring count {0} out of range 1..2^31")]
+    BadCount(usize),
+}
+
+/// Result of an enqueue: how many elements went in, and the free space left after.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Enqueued {
+    /// Elements moved into the ring (taken from the front of the source).
+    pub count: usize,
+    /// Free slots left once this enqueue completed (as seen at reservation).
+    pub free: usize,
+}
+
+/// Result of a dequeue: how many elements came out, and how many remain after.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dequeued {
+    /// Elements appended to the destination.
+    pub count: usize,
+    /// Elements left in the ring (as seen at reservation).
+    pub available: usize,
+}
+
+/// A lock-free bounded FIFO of `T`s (DPDK's `rte_ring`).
+///
+/// `Ring`'s own methods are multi-producer/multi-consumer and take `&self`: share it
+/// with `Arc`. For single-threaded sides, which skip the CAS and the wait, create
+/// split handles with [`channel`](crate::channel) or [`spsc`](crate::spsc).
+///
+/// Elements are moved: an enqueue takes them out of a `Vec` (from the front, leaving
+/// the rest), a dequeue appends them to a `Vec` (give it capacity up front and it never
+/// allocates). Elements still in the ring are dropped with it.
+pub struct Ring<T> {
+    prod: CachePadded<HeadTail>,
+    cons: CachePadded<HeadTail>,
+    mask: u32,
+    capacity: u32,
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+// SAFETY: the ring hands each element from exactly one producer to exactly one
+// consumer (the head/tail protocol gives every slot one owner at a time), so sharing
+// the ring moves `T`s between threads, which `T: Send` allows.
+unsafe impl<T: Send> Sync for Ring<T> {}
+// SAFETY: as above; owning the ring owns its `T`s.
+unsafe impl<T: Send> Send for Ring<T> {}
+
+impl<T> Ring<T> {
+    /// A ring of `size` slots, `size` a power of two; it holds `size - 1` elements, as
+    /// DPDK's `rte_ring_create` without `RING_F_EXACT_SZ`.
+    pub fn new(size: usize) -> Result<Self, RingError> {
+        if !size.is_power_of_two() || !(2..=MAX_SIZE).contains(&size) {
+            return Err(RingError::NotPowerOfTwo(size));
+        }
+        Ok(Self::with_layout(size, size - 1))
+    }
+
+    /// A ring that holds exactly `count` elements (DPDK's `RING_F_EXACT_SZ`): the
+    /// storage is the next power of two above `count`.
+    pub fn new_exact(count: usize) -> Result<Self, RingError> {
+        if count == 0 || count >= MAX_SIZE {
+            return Err(RingError::BadCount(count));
+        }
+        Ok(Self::with_layout((count + 1).next_power_of_two(), count))
+    }
+
+    fn with_layout(size: usize, capacity: usize) -> Self {
+        let slots = (0..size)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+            .collect();
+        Self {
+            prod: CachePadded::new(HeadTail::default()),
+            cons: CachePadded::new(HeadTail::default()),
+            mask: (size - 1) as u32,
+            capacity: capacity as u32,
+            slots,
+        }
+    }
+
+    /// How many elements the ring can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// Elements in the ring now (a snapshot when other threads are active).
+    pub fn count(&self) -> usize {
+        let n = self.prod.tail().wrapping_sub(self.cons.tail());
+        // Between the two loads the consumer may pass the producer's snapshot.
+        (n as usize).min(self.capacity())
+    }
+
+    /// Free slots now (a snapshot when other threads are active).
+    pub fn free_count(&self) -> usize {
+        self.capacity() - self.count()
+    }
+
+    /// True when no element is in the ring.
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    /// True when no slot is free.
+    pub fn is_full(&self) -> bool {
+        self.free_count() == 0
+    }
+
+    /// Moves all of `items` in or none (MP). On success `items` is left empty.
+    #[inline]
+    pub fn enqueue_bulk(&self, items: &mut Vec<T>) -> Enqueued {
+        // SAFETY: the multi-producer protocol allows concurrent callers.
+        unsafe { self.enqueue::<Multi>(items, Behavior::Fixed) }
+    }
+
+    /// Moves as many of `items` in as fit (MP), taken from the front; the rest stay.
+    #[inline]
+    pub fn enqueue_burst(&self, items: &mut Vec<T>) -> Enqueued {
+        // SAFETY: the multi-producer protocol allows concurrent callers.
+        unsafe { self.enqueue::<Multi>(items, Behavior::Variable) }
+    }
+
+    /// Appends exactly `n` elements to `out`, or none if fewer are there (MC).
+    #[inline]
+    pub fn dequeue_bulk(&self, out: &mut Vec<T>, n: usize) -> Dequeued {
+        // SAFETY: the multi-consumer protocol allows concurrent callers.
+        unsafe { self.dequeue::<Multi>(out, n, Behavior::Fixed) }
+    }
+
+    /// Appends up to `n` elements to `out`, as many as are there (MC).
+    #[inline]
+    pub fn dequeue_burst(&self, out: &mut Vec<T>, n: usize) -> Dequeued {
+        // SAFETY: the multi-consumer protocol allows concurrent callers.
+        unsafe { self.dequeue::<Multi>(out, n, Behavior::Variable) }
+    }
+
+    /// Enqueue with a single- or multi-producer head.
+    ///
+    /// # Safety
+    /// With `M` = `Single`, no other enqueue on this ring may run concurrently.
+    #[inline(always)]
+    pub(crate) unsafe fn enqueue<M: SyncMode>(
+        &self,
+        items: &mut Vec<T>,
+        behavior: Behavior,
+    ) -> Enqueued {
+        let len = items.len().min(u32::MAX as usize) as u32;
+        let capacity = self.capacity;
+        let r = self
+            .prod
+            .reserve::<M>(&self.cons, len, behavior, |cons_tail, prod_head| {
+                capacity.wrapping_add(cons_tail).wrapping_sub(prod_head)
+            });
+        if r.n > 0 {
+            let src = items.as_ptr();
+            // SAFETY: slots [r.old, r.old + r.n) are reserved for us and empty (their
+            // consumer published past them); `src` holds at least r.n initialised
+            // elements, which are moved out and forgotten by `consume_front` below.
+            unsafe { self.write_slots(r, src) };
+            consume_front(items, r.n as usize);
+            self.prod.publish::<M>(r);
+        }
+        Enqueued {
+            count: r.n as usize,
+            free: r.left as usize,
+        }
+    }
+
+    /// Dequeue with a single- or multi-consumer head.
+    ///
+    /// # Safety
+    /// With `M` = `Single`, no other dequeue on this ring may run concurrently.
+    #[inline(always)]
+    pub(crate) unsafe fn dequeue<M: SyncMode>(
+        &self,
+        out: &mut Vec<T>,
+        n: usize,
+        behavior: Behavior,
+    ) -> Dequeued {
+        let n = n.min(u32::MAX as usize) as u32;
+        let r = self
+            .cons
+            .reserve::<M>(&self.prod, n, behavior, |prod_tail, cons_head| {
+                prod_tail.wrapping_sub(cons_head)
+            });
+        if r.n > 0 {
+            out.reserve(r.n as usize);
+            let len = out.len();
+            // SAFETY: `reserve` made room for r.n more elements after `len`; slots
+            // [r.old, r.old + r.n) are reserved for us and hold initialised elements
+            // published by their producers, which we move out (the slots become empty).
+            unsafe {
+                self.read_slots(r, out.as_mut_ptr().add(len));
+                out.set_len(len + r.n as usize);
+            }
+            self.cons.publish::<M>(r);
+        }
+        Dequeued {
+            count: r.n as usize,
+            available: r.left as usize,
+        }
+    }
+
+    /// Splits the reservation at the end of the slot array: (first index, first run).
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn runs(&self, r: Reservation) -> (usize, usize) {
+        let idx = (r.old & self.mask) as usize;
+        let size = self.mask as usize + 1;
+        (idx, (r.n as usize).min(size - idx))
+    }
+
+    /// Moves `r.n` elements from `src` into the reserved slots.
+    ///
+    /// # Safety
+    /// The slots must be reserved by the caller and empty; `src` must hold `r.n`
+    /// initialised elements, which the caller must not use or drop afterwards.
+    #[inline(always)]
+    unsafe fn write_slots(&self, r: Reservation, src: *const T) {
+        #[cfg(not(loom))]
+        {
+            let (idx, first) = self.runs(r);
+            let base = self.slots.as_ptr() as *mut T;
+            // SAFETY: `UnsafeCell<MaybeUninit<T>>` has `T`'s layout; the two runs lie
+            // inside the slot array and the caller owns them; `src` has r.n elements.
+            unsafe {
+                ptr::copy_nonoverlapping(src, base.add(idx), first);
+                ptr::copy_nonoverlapping(src.add(first), base, r.n as usize - first);
+            }
+        }
+        #[cfg(loom)]
+        for i in 0..r.n as usize {
+            let slot = (r.old as usize + i) & self.mask as usize;
+            // SAFETY: as above, one element at a time so loom tracks each slot.
+            self.slots[slot].with_mut(|p| unsafe { (*p).write(ptr::read(src.add(i))) });
+        }
+    }
+
+    /// Moves `r.n` elements out of the reserved slots to `dst`.
+    ///
+    /// # Safety
+    /// The slots must be reserved by the caller and hold initialised elements, which
+    /// become logically uninitialised; `dst` must have room for `r.n` elements.
+    #[inline(always)]
+    unsafe fn read_slots(&self, r: Reservation, dst: *mut T) {
+        #[cfg(not(loom))]
+        {
+            let (idx, first) = self.runs(r);
+            let base = self.slots.as_ptr() as *const T;
+            // SAFETY: see `write_slots`; `dst` has room for r.n elements.
+            unsafe {
+                ptr::copy_nonoverlapping(base.add(idx), dst, first);
+                ptr::copy_nonoverlapping(base, dst.add(first), r.n as usize - first);
+            }
+        }
+        #[cfg(loom)]
+        for i in 0..r.n as usize {
+            let slot = (r.old as usize + i) & self.mask as usize;
+            // SAFETY: as above, one element at a time so loom tracks each slot.
+            self.slots[slot].with_mut(|p| unsafe { dst.add(i).write((*p).assume_init_read()) });
+        }
+    }
+}
+
+/// Forgets the first `n` elements of `items` (already moved out) and shifts the rest
+/// to the front. No copy when all were taken, the common case.
+#[inline(always)]
+fn consume_front<T>(items: &mut Vec<T>, n: usize) {
+    let len = items.len();
+    // SAFETY: the first n elements were moved out by the caller and must not be
+    // dropped; the remaining len - n are moved down (memmove), keeping their order.
+    unsafe {
+        items.set_len(0);
+        if n < len {
+            let p = items.as_mut_ptr();
+            ptr::copy(p.add(n), p, len - n);
+        }
+        items.set_len(len - n);
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        if !std::mem::needs_drop::<T>() {
+            return;
+        }
+        let mut out = Vec::new();
+        // SAFETY: `&mut self`: no other operation can run, so the single-consumer
+        // path is sound; it moves every remaining element out to be dropped.
+        let _ = unsafe { self.dequeue::<Single>(&mut out, usize::MAX, Behavior::Variable) };
+    }
+}
+
+impl<T> std::fmt::Debug for Ring<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("capacity", &self.capacity())
+            .field("count", &self.count())
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use proptest::prelude::*;
+
+    #[test]
+    fn sizes_follow_dpdk() {
+        assert_eq!(Ring::<u8>::new(1024).unwrap().capacity(), 1023);
+        assert_eq!(Ring::<u8>::new_exact(1000).unwrap().capacity(), 1000);
+        assert_eq!(Ring::<u8>::new_exact(1024).unwrap().capacity(), 1024);
+        assert_eq!(
+            Ring::<u8>::new(1000).unwrap_err(),
+            RingError::NotPowerOfTwo(1000)
+        );
+        assert_eq!(Ring::<u8>::new(1).unwrap_err(), RingError::NotPowerOfTwo(1));
+        assert_eq!(
+            Ring::<u8>::new_exact(0).unwrap_err(),
+            RingError::BadCount(0)
+        );
+    }
+
+    #[test]
+    fn bulk_is_all_or_nothing_and_burst_takes_what_fits() {
+        let ring = Ring::new(8).unwrap(); // holds 7
+        let mut v: Vec<u32> = (0..5).collect();
+        assert_eq!(ring.enqueue_bulk(&mut v), Enqueued { count: 5, free: 2 });
+        assert!(v.is_empty());
+        let mut v: Vec<u32> = (5..9).collect();
+        assert_eq!(ring.enqueue_bulk(&mut v), Enqueued { count: 0, free: 2 });
+        assert_eq!(v, [5, 6, 7, 8]);
+        assert_eq!(ring.enqueue_burst(&mut v), Enqueued { count: 2, free: 0 });
+        assert_eq!(v, [7, 8], "unsent elements stay, in order");
+        assert!(ring.is_full());
+        let mut out = Vec::new();
+        assert_eq!(
+            ring.dequeue_bulk(&mut out, 8),
+            Dequeued {
+                count: 0,
+                available: 7
+            }
+        );
+        assert_eq!(
+            ring.dequeue_burst(&mut out, 8),
+            Dequeued {
+                count: 7,
+                available: 0
+            }
+        );
+        assert_eq!(out, [0, 1, 2, 3, 4, 5, 6]);
+        assert!(ring.is_empty());
+    }
+
+    #[test]
+    fn wraps_around_the_slot_array() {
+        let ring = Ring::new(4).unwrap();
+        let mut out = Vec::new();
+        for round in 0..100u32 {
+            let mut v = vec![round, round + 1, round + 2];
+            assert_eq!(ring.enqueue_bulk(&mut v).count, 3);
+            out.clear();
+            assert_eq!(ring.dequeue_bulk(&mut out, 3).count, 3);
+            assert_eq!(out, [round, round + 1, round + 2]);
+        }
+    }
+
+    struct Counted<'a>(&'a AtomicUsize);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn drops_what_is_left_exactly_once() {
+        let drops = AtomicUsize::new(0);
+        {
+            let ring = Ring::new(16).unwrap();
+            let mut v: Vec<_> = (0..10).map(|_| Counted(&drops)).collect();
+            assert_eq!(ring.enqueue_bulk(&mut v).count, 10);
+            let mut out = Vec::new();
+            assert_eq!(ring.dequeue_bulk(&mut out, 4).count, 4);
+            drop(out);
+            assert_eq!(drops.load(Ordering::Relaxed), 4);
+        }
+        assert_eq!(drops.load(Ordering::Relaxed), 10);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        EnqBulk(usize),
+        EnqBurst(usize),
+        DeqBulk(usize),
+        DeqBurst(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..20usize).prop_map(Op::EnqBulk),
+            (0..20usize).prop_map(Op::EnqBurst),
+            (0..20usize).prop_map(Op::DeqBulk),
+            (0..20usize).prop_map(Op::DeqBurst),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_vecdeque(exact in any::<bool>(), size in 1usize..40, ops in prop::collection::vec(op(), 0..200)) {
+            let ring = if exact { Ring::new_exact(size).unwrap() } else { Ring::new((size + 1).next_power_of_two()).unwrap() };
+            let cap = ring.capacity();
+            let mut model = VecDeque::new();
+            let mut next = 0u64;
+            for op in ops {
+                match op {
+                    Op::EnqBulk(n) | Op::EnqBurst(n) => {
+                        let bulk = matches!(op, Op::EnqBulk(_));
+                        let mut v: Vec<u64> = (next..next + n as u64).collect();
+                        next += n as u64;
+                        let free = cap - model.len();
+                        let want = if bulk { if n <= free { n } else { 0 } } else { n.min(free) };
+                        let r = if bulk { ring.enqueue_bulk(&mut v) } else { ring.enqueue_burst(&mut v) };
+                        prop_assert_eq!(r.count, want);
+                        prop_assert_eq!(r.free, free - want);
+                        let sent: Vec<u64> = (next - n as u64..next - n as u64 + want as u64).collect();
+                        model.extend(sent);
+                        prop_assert_eq!(v.len(), n - want);
+                    }
+                    Op::DeqBulk(n) | Op::DeqBurst(n) => {
+                        let bulk = matches!(op, Op::DeqBulk(_));
+                        let have = model.len();
+                        let want = if bulk { if n <= have { n } else { 0 } } else { n.min(have) };
+                        let mut out = vec![u64::MAX];
+                        let r = if bulk { ring.dequeue_bulk(&mut out, n) } else { ring.dequeue_burst(&mut out, n) };
+                        prop_assert_eq!(r, Dequeued { count: want, available: have - want });
+                        let expect: Vec<u64> = std::iter::once(u64::MAX).chain(model.drain(..want)).collect();
+                        prop_assert_eq!(out, expect);
+                    }
+                }
+                prop_assert_eq!(ring.count(), model.len());
+                prop_assert_eq!(ring.free_count(), cap - model.len());
+                prop_assert_eq!(ring.is_empty(), model.is_empty());
+                prop_assert_eq!(ring.is_full(), model.len() == cap);
+            }
+        }
+    }
+}
