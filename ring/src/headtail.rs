@@ -11,7 +11,7 @@
 use crossbeam_utils::CachePadded;
 
 use crate::mode::SyncMode;
-use crate::sync::{AtomicU32, Ordering, fence, spin_wait};
+use crate::sync::{AtomicU32, Ordering, spin_wait};
 
 /// How many elements an operation must move.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -53,14 +53,15 @@ impl HeadTail {
         behavior: Behavior,
         room: impl Fn(u32, u32) -> u32,
     ) -> Reservation {
-        // Relaxed: the head only orders reservations among threads of this side, which
-        // the CAS below does by itself; no data is published through it.
-        let mut old = self.head.load(Ordering::Relaxed);
+        // Acquire, here and on a failed CAS below: pairs with the Release of the CAS
+        // that moved the head here, so the other side's tail that thread saw (and
+        // reserved against) happens-before our own load of that tail, which therefore
+        // sees it or a later value. With Relaxed (DPDK 22.11's C11 code, which adds an
+        // Acquire fence that does not pair with a Relaxed CAS) our tail could be older
+        // than the head allows, `room` would wrap, and we would claim slots that are
+        // not ours: loom finds that in a 2x2 model (ring/tests/loom.rs).
+        let mut old = self.head.load(Ordering::Acquire);
         loop {
-            // Acquire fence: our head load above (and the failed CAS's reload) is ordered
-            // before the other side's tail load below, as in DPDK. Reading the tail
-            // first could pair a newer tail with an older head and overstate the room.
-            fence(Ordering::Acquire);
             // Acquire: pairs with the other side's Release store of its tail, so the
             // slots it finished with (read by consumers, written by producers) are
             // ours to reuse or read only after its accesses to them are complete.
@@ -90,11 +91,14 @@ impl HeadTail {
                     left: avail - take,
                 };
             }
-            // Relaxed on both outcomes: winning the CAS only claims the index range;
-            // the data is ordered by the tails (Acquire above, Release in `publish`).
+            // Release on success: publishes the tail we reserved against to the next
+            // thread that reads this head (see the Acquire load above). Acquire on
+            // failure, for the same reason as that load. The slot data itself is
+            // ordered by the tails (Acquire above, Release in `publish`). On x86 these
+            // orderings cost nothing over Relaxed: a locked CMPXCHG and a plain load.
             match self
                 .head
-                .compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange_weak(old, new, Ordering::Release, Ordering::Acquire)
             {
                 Ok(_) => {
                     return Reservation {
