@@ -1,0 +1,159 @@
+//! The cases of DPDK's `ring_perf_autotest` (app/test/test_ring_perf.c), pointer-sized
+//! elements: one core enqueues then dequeues 1, 8 or 32 at a time; two cores, one
+//! enqueuing and one dequeuing, in bulks of 8 and 32. Compare with
+//! `scripts/compare-dpdk.sh ring`; the figure is time per element.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use burst_ring::{Ring, spsc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// DPDK's `RING_SIZE`.
+const RING_SIZE: usize = 4096;
+
+fn one_core(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ring_1core");
+    for (name, n, bulk) in [
+        ("single", 1, true),
+        ("burst_8", 8, false),
+        ("burst_32", 32, false),
+        ("bulk_8", 8, true),
+        ("bulk_32", 32, true),
+    ] {
+        g.throughput(Throughput::Elements(n as u64));
+        let mut objs: Vec<usize> = (0..n).collect();
+
+        let (mut tx, mut rx) = spsc::<usize>(RING_SIZE).unwrap();
+        g.bench_function(format!("spsc_{name}"), |b| {
+            b.iter(|| {
+                if bulk {
+                    let _ = tx.enqueue_bulk(black_box(&mut objs));
+                    let _ = rx.dequeue_bulk(black_box(&mut objs), n);
+                } else {
+                    let _ = tx.enqueue_burst(black_box(&mut objs));
+                    let _ = rx.dequeue_burst(black_box(&mut objs), n);
+                }
+            })
+        });
+        assert_eq!(objs.len(), n);
+
+        let ring = Ring::<usize>::new(RING_SIZE).unwrap();
+        g.bench_function(format!("mpmc_{name}"), |b| {
+            b.iter(|| {
+                if bulk {
+                    let _ = ring.enqueue_bulk(black_box(&mut objs));
+                    let _ = ring.dequeue_bulk(black_box(&mut objs), n);
+                } else {
+                    let _ = ring.enqueue_burst(black_box(&mut objs));
+                    let _ = ring.dequeue_burst(black_box(&mut objs), n);
+                }
+            })
+        });
+        assert_eq!(objs.len(), n);
+    }
+    g.finish();
+}
+
+/// Pins the calling thread to the `i`th CPU the process may use, if there is one.
+fn pin(i: usize) {
+    if let Some(core) = core_affinity::get_core_ids().and_then(|ids| ids.get(i).copied()) {
+        core_affinity::set_for_current(core);
+    }
+}
+
+/// Runs `enq` on this thread (CPU 0) and `deq` on another (CPU 1), each `iters`
+/// times, and returns the sum of both threads' elapsed time, as DPDK adds the two
+/// cores' cycles per element.
+fn two_cores(
+    iters: u64,
+    mut enq: impl FnMut() -> bool,
+    deq: impl FnMut() -> bool + Send,
+) -> Duration {
+    let start = Arc::new(AtomicBool::new(false));
+    thread::scope(|s| {
+        let go = Arc::clone(&start);
+        let consumer = s.spawn(move || {
+            let mut deq = deq;
+            pin(1);
+            while !go.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            let t = Instant::now();
+            for _ in 0..iters {
+                while !deq() {
+                    std::hint::spin_loop();
+                }
+            }
+            t.elapsed()
+        });
+        pin(0);
+        start.store(true, Ordering::Release);
+        let t = Instant::now();
+        for _ in 0..iters {
+            while !enq() {
+                std::hint::spin_loop();
+            }
+        }
+        let producer = t.elapsed();
+        producer + consumer.join().unwrap()
+    })
+}
+
+fn two_core(c: &mut Criterion) {
+    if core_affinity::get_core_ids().is_none_or(|ids| ids.len() < 2) {
+        eprintln!("skipped ring_2core: fewer than two usable CPUs");
+        return;
+    }
+    let mut g = c.benchmark_group("ring_2core");
+    for n in [8usize, 32] {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(format!("spsc_bulk_{n}"), |b| {
+            b.iter_custom(|iters| {
+                let (mut tx, mut rx) = spsc::<usize>(RING_SIZE).unwrap();
+                let mut src: Vec<usize> = Vec::with_capacity(n);
+                let mut dst: Vec<usize> = Vec::with_capacity(n);
+                two_cores(
+                    iters,
+                    || {
+                        src.extend(0..n);
+                        let sent = tx.enqueue_bulk(&mut src).count > 0;
+                        src.clear();
+                        sent
+                    },
+                    move || {
+                        dst.clear();
+                        rx.dequeue_bulk(&mut dst, n).count > 0
+                    },
+                )
+            })
+        });
+        g.bench_function(format!("mpmc_bulk_{n}"), |b| {
+            b.iter_custom(|iters| {
+                let ring = Ring::<usize>::new(RING_SIZE).unwrap();
+                let mut src: Vec<usize> = Vec::with_capacity(n);
+                let mut dst: Vec<usize> = Vec::with_capacity(n);
+                two_cores(
+                    iters,
+                    || {
+                        src.extend(0..n);
+                        let sent = ring.enqueue_bulk(&mut src).count > 0;
+                        src.clear();
+                        sent
+                    },
+                    || {
+                        dst.clear();
+                        ring.dequeue_bulk(&mut dst, n).count > 0
+                    },
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, one_core, two_core);
+criterion_main!(benches);
