@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use burst_ring::{Ring, spsc};
+use core_affinity::CoreId;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// DPDK's `RING_SIZE`.
@@ -58,17 +59,11 @@ fn one_core(c: &mut Criterion) {
     g.finish();
 }
 
-/// Pins the calling thread to the `i`th CPU the process may use, if there is one.
-fn pin(i: usize) {
-    if let Some(core) = core_affinity::get_core_ids().and_then(|ids| ids.get(i).copied()) {
-        core_affinity::set_for_current(core);
-    }
-}
-
-/// Runs `enq` on this thread (CPU 0) and `deq` on another (CPU 1), each `iters`
-/// times, and returns the sum of both threads' elapsed time, as DPDK adds the two
-/// cores' cycles per element.
+/// Runs `enq` on this thread (pinned to `cpus[0]`) and `deq` on another (`cpus[1]`),
+/// each `iters` times, and returns the sum of both threads' elapsed time, as DPDK adds
+/// the two cores' cycles per element.
 fn two_cores(
+    cpus: [CoreId; 2],
     iters: u64,
     mut enq: impl FnMut() -> bool,
     deq: impl FnMut() -> bool + Send,
@@ -78,7 +73,7 @@ fn two_cores(
         let go = Arc::clone(&start);
         let consumer = s.spawn(move || {
             let mut deq = deq;
-            pin(1);
+            core_affinity::set_for_current(cpus[1]);
             while !go.load(Ordering::Acquire) {
                 std::hint::spin_loop();
             }
@@ -90,7 +85,7 @@ fn two_cores(
             }
             t.elapsed()
         });
-        pin(0);
+        core_affinity::set_for_current(cpus[0]);
         start.store(true, Ordering::Release);
         let t = Instant::now();
         for _ in 0..iters {
@@ -104,10 +99,14 @@ fn two_cores(
 }
 
 fn two_core(c: &mut Criterion) {
-    if core_affinity::get_core_ids().is_none_or(|ids| ids.len() < 2) {
-        eprintln!("skipped ring_2core: fewer than two usable CPUs");
-        return;
-    }
+    // Read before anything is pinned: a pinned thread sees only its own CPU.
+    let cpus = match core_affinity::get_core_ids().as_deref() {
+        Some([a, b, ..]) => [*a, *b],
+        _ => {
+            eprintln!("skipped ring_2core: fewer than two usable CPUs");
+            return;
+        }
+    };
     let mut g = c.benchmark_group("ring_2core");
     for n in [8usize, 32] {
         g.throughput(Throughput::Elements(n as u64));
@@ -117,6 +116,7 @@ fn two_core(c: &mut Criterion) {
                 let mut src: Vec<usize> = Vec::with_capacity(n);
                 let mut dst: Vec<usize> = Vec::with_capacity(n);
                 two_cores(
+                    cpus,
                     iters,
                     || {
                         src.extend(0..n);
@@ -137,6 +137,7 @@ fn two_core(c: &mut Criterion) {
                 let mut src: Vec<usize> = Vec::with_capacity(n);
                 let mut dst: Vec<usize> = Vec::with_capacity(n);
                 two_cores(
+                    cpus,
                     iters,
                     || {
                         src.extend(0..n);

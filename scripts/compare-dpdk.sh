@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# compare-dpdk.sh - burst vs DPDK 22.11 on this machine, in one invocation.
+#
+# Runs DPDK's own performance cases and burst's criterion benchmarks one
+# after the other (never at the same time) and prints one line per case:
+#
+#   <case> burst=<ns> dpdk=<ns> speedup=<dpdk/burst>
+#
+# e.g. "ring_1core/spsc_bulk_32 burst=0.61ns dpdk=0.70ns speedup=1.15";
+# values are ns per element (ring) or per object per core (mempool, mbuf),
+# speedup > 1 means burst is faster. A header line names the machine (CPU,
+# TSC GHz) and a summary line ends the report.
+#
+# Usage: scripts/compare-dpdk.sh [options] ring|mempool|all
+#   ring     dpdk-test ring_perf_autotest (1-core single/burst/bulk, 2-core
+#            bulk) vs cargo bench -p burst-benches --bench ring
+#   mempool  dpdk-test mempool_perf_autotest (cache 0 / cached, bulk 1 / 32,
+#            1 / 2 cores), made fast by scripts/dpdk/tsc_shim.c (the 24
+#            compared cases run 5/D s each, the ~700 others ~1 ms), plus
+#            scripts/dpdk/mbuf_bench.c (mbuf alloc+free bulk 32) vs
+#            cargo bench -p burst-benches --bench mempool
+#            (about 1 min of DPDK runs for "all", plus the cargo benches)
+#   all      both
+# Options:
+#   --dpdk-only     run and report only the DPDK side
+#   --burst-only    run and report only the burst side
+#   --no-run-burst  do not run cargo bench; read the criterion results already
+#                   in <target>/criterion (or $BURST_CRITERION_DIR)
+#   --no-huge       run DPDK with --no-huge -m 512 (no hugepages needed;
+#                   less representative: 4 KiB pages)
+#   -h, --help      this text
+# Environment (defaults in brackets):
+#   BURST_CRITERION_DIR      read burst results from this criterion dir, do not
+#                            run cargo bench [<target>/criterion, run]
+#   BURST_BENCH_ARGS         arguments after "--" for criterion [--noplot]
+#   DPDK_TEST                dpdk-test binary [dpdk-test]
+#   DPDK_LCORES              EAL -l list, two lcores on distinct cores [0-1]
+#   DPDK_RING_RUNS           ring_perf_autotest runs, median taken [3]
+#   DPDK_MEMPOOL_DIVISOR     tsc_shim divisor for the compared mempool cases:
+#                            each runs 5/D s; 1 = DPDK's own 5 s [5]
+#   DPDK_MEMPOOL_SKIP_DIVISOR  divisor for the other ~700 cases [5000]
+#   DPDK_MEMPOOL_KEEP        n_keep row to compare (32, 128 or 512) [32]
+#   DPDK_MEMPOOL_CONSTANT_N  constant_n row to compare (0 or 1) [1]
+#   DPDK_MBUF_RUNS           mbuf_bench processes, median taken [3]
+#   MBUF_BENCH_ITERS, MBUF_BENCH_ROUNDS   mbuf_bench -n / -r [1000000, 7]
+#   CC                       C compiler [cc]
+# Needs: bash, python3; DPDK side: DPDK 22.11 (Debian/Ubuntu: apt-get install
+# dpdk dpdk-dev libdpdk-dev pkg-config gcc; dpdk-test is in dpdk-dev), root, and free 2 MiB hugepages
+# on a hugetlbfs mount of that size (or --no-huge); burst side: cargo.
+# DPDK runs with its own --file-prefix, 2 MiB pages from the hugetlbfs mount
+# of that size (--huge-dir, --huge-unlink), --no-pci, --no-telemetry, EAL at
+# debug level into the log (for its "TSC frequency" line); its runtime
+# directory is removed afterwards. The parsing rules (what DPDK prints, per
+# element or per iteration) are documented in scripts/dpdk/report.py.
+# Output: the report on stdout (and in <target>/compare-dpdk/report.txt);
+# progress on stderr; raw DPDK and cargo output in <target>/compare-dpdk/.
+set -euo pipefail
+
+die() {
+	printf 'compare-dpdk: error: %s\n' "$*" >&2
+	exit 1
+}
+say() { printf 'compare-dpdk: %s\n' "$*" >&2; }
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+suite=""
+run_dpdk=1
+run_burst=1
+bench_burst=1
+no_huge=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	ring | mempool | all)
+		[ -z "$suite" ] || die "give one of ring|mempool|all"
+		suite=$1
+		;;
+	--dpdk-only) run_burst=0 ;;
+	--burst-only) run_dpdk=0 ;;
+	--no-run-burst) bench_burst=0 ;;
+	--no-huge) no_huge=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+[ -n "$suite" ] || {
+	echo "usage: $0 [--dpdk-only|--burst-only] [--no-run-burst] [--no-huge] ring|mempool|all (see --help)" >&2
+	exit 2
+}
+[ "$run_dpdk$run_burst" != 00 ] || die "--dpdk-only and --burst-only exclude each other"
+case $suite in
+all) suites="ring mempool" ;;
+*) suites=$suite ;;
+esac
+
+DPDK_TEST=${DPDK_TEST:-dpdk-test}
+DPDK_LCORES=${DPDK_LCORES:-0-1}
+DPDK_RING_RUNS=${DPDK_RING_RUNS:-3}
+DPDK_MEMPOOL_DIVISOR=${DPDK_MEMPOOL_DIVISOR:-5}
+DPDK_MEMPOOL_SKIP_DIVISOR=${DPDK_MEMPOOL_SKIP_DIVISOR:-5000}
+DPDK_MEMPOOL_KEEP=${DPDK_MEMPOOL_KEEP:-32}
+DPDK_MEMPOOL_CONSTANT_N=${DPDK_MEMPOOL_CONSTANT_N:-1}
+DPDK_MBUF_RUNS=${DPDK_MBUF_RUNS:-3}
+MBUF_BENCH_ITERS=${MBUF_BENCH_ITERS:-1000000}
+MBUF_BENCH_ROUNDS=${MBUF_BENCH_ROUNDS:-7}
+BURST_BENCH_ARGS=${BURST_BENCH_ARGS:---noplot}
+CC=${CC:-cc}
+for v in DPDK_RING_RUNS DPDK_MEMPOOL_DIVISOR DPDK_MEMPOOL_SKIP_DIVISOR \
+	DPDK_MEMPOOL_KEEP DPDK_MEMPOOL_CONSTANT_N DPDK_MBUF_RUNS MBUF_BENCH_ITERS \
+	MBUF_BENCH_ROUNDS; do
+	case ${!v} in '' | *[!0-9]*) die "$v must be a non-negative integer, got '${!v}'" ;; esac
+done
+[ "$DPDK_RING_RUNS" -ge 1 ] && [ "$DPDK_MBUF_RUNS" -ge 1 ] ||
+	die "DPDK_RING_RUNS and DPDK_MBUF_RUNS must be >= 1"
+[ "$DPDK_MEMPOOL_DIVISOR" -ge 1 ] && [ "$DPDK_MEMPOOL_SKIP_DIVISOR" -ge 1 ] ||
+	die "DPDK_MEMPOOL_DIVISOR and DPDK_MEMPOOL_SKIP_DIVISOR must be >= 1"
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+dpdk_src=$here/dpdk
+cd "$root"
+
+command -v python3 >/dev/null || die "python3 not found (apt-get install python3)"
+
+# ---- where things go -------------------------------------------------------
+if [ "$run_burst" = 1 ] && [ "$bench_burst" = 1 ] && [ -z "${BURST_CRITERION_DIR:-}" ]; then
+	command -v cargo >/dev/null ||
+		die "cargo not found: install Rust (https://rustup.rs), or use --dpdk-only / --no-run-burst"
+fi
+target=""
+if command -v cargo >/dev/null; then
+	meta=$(cargo metadata --format-version 1 --no-deps 2>/dev/null) &&
+		target=$(printf '%s' "$meta" | python3 -c \
+			'import json,sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null) ||
+		target=""
+fi
+[ -n "$target" ] || target=${CARGO_TARGET_DIR:-$root/target}
+out=$target/compare-dpdk
+bin=$out/bin
+mkdir -p "$out" "$bin"
+crit=${BURST_CRITERION_DIR:-$target/criterion}
+[ -z "${BURST_CRITERION_DIR:-}" ] || bench_burst=0
+
+# ---- DPDK prerequisites ----------------------------------------------------
+prefix=burst-cmp-$$
+cleanup() {
+	local d m
+	for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk" /tmp/dpdk; do
+		[ -d "$d/$prefix" ] && rm -rf -- "${d:?}/$prefix"
+	done
+	for m in $(awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts 2>/dev/null); do
+		rm -f -- "$m/${prefix}"map_* 2>/dev/null || true
+	done
+	return 0
+}
+
+eal_args=()
+if [ "$run_dpdk" = 1 ]; then
+	trap cleanup EXIT
+	command -v "$DPDK_TEST" >/dev/null ||
+		die "'$DPDK_TEST' not found: install DPDK 22.11's test app (Debian/Ubuntu: apt-get install dpdk dpdk-dev) or set DPDK_TEST"
+	command -v "$CC" >/dev/null || die "C compiler '$CC' not found (apt-get install gcc)"
+	if [ "$no_huge" = 1 ]; then
+		eal_args+=(--no-huge -m 512)
+	else
+		# 2 MiB pages from a hugetlbfs mount of that size, named explicitly:
+		# DPDK would otherwise also take 1 GiB pages where they exist.
+		[ "$(id -u)" = 0 ] || die "DPDK with hugepages needs root (or pass --no-huge)"
+		hp_fix="as root: echo 512 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages; mkdir -p /dev/hugepages; mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages (or pass --no-huge)"
+		hp_free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
+		[ "$hp_free" -ge 64 ] ||
+			die "need >= 64 free 2 MiB hugepages, have $hp_free; $hp_fix"
+		hp_kb=$(awk '/^Hugepagesize:/ { print $2 }' /proc/meminfo)
+		hp_dir=$(awk -v dflt="$hp_kb" '$3 == "hugetlbfs" {
+			ps = dflt == 2048 ? "2M" : ""
+			if (match($4, /pagesize=[0-9]+[KMG]/)) ps = substr($4, RSTART + 9, RLENGTH - 9)
+			if (ps == "2M" || ps == "2048K") { print $2; exit } }' /proc/mounts)
+		[ -n "$hp_dir" ] || die "no hugetlbfs mount with 2 MiB pages; $hp_fix"
+		# --huge-unlink: hugepage files are removed once mapped
+		eal_args+=(--huge-dir "$hp_dir" --huge-unlink)
+	fi
+	eal_args+=(--no-pci --file-prefix "$prefix" --no-telemetry
+		# EAL's debug level is what prints "TSC frequency is ~N KHz" (log file only)
+		--log-level=lib.eal:debug)
+	dpdk_version=unknown
+	if command -v pkg-config >/dev/null && pkg-config --exists libdpdk; then
+		dpdk_version=$(pkg-config --modversion libdpdk)
+	fi
+	case $dpdk_version in
+	22.11*) ;;
+	*) say "warning: DPDK version '$dpdk_version', the parsing follows 22.11's test output" ;;
+	esac
+	case $suites in *mempool*)
+		command -v pkg-config >/dev/null && pkg-config --exists libdpdk ||
+			die "pkg-config libdpdk not found: apt-get install libdpdk-dev pkg-config" ;;
+	esac
+	first_lcore=${DPDK_LCORES%%[-,]*}
+fi
+
+# run_logged LOG TIMEOUT [env...] -- CMD... : run with stdout+stderr to LOG,
+# the command line recorded first.
+run_logged() {
+	local log=$1 tmo=$2
+	shift 2
+	local envs=()
+	while [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	{
+		printf '# cmd:'
+		printf ' %q' "${envs[@]}" "$@"
+		printf '\n'
+	} >"$log"
+	# env after timeout: LD_PRELOAD reaches the test program only
+	timeout "$tmo" env "${envs[@]}" "$@" >>"$log" 2>&1
+}
+
+# dpdk_test LOG TIMEOUT COMMAND [env...]: one autotest, checked.
+dpdk_test() {
+	local log=$1 tmo=$2 cmd=$3 rc=0
+	shift 3
+	run_logged "$log" "$tmo" "$@" -- "$DPDK_TEST" -l "$DPDK_LCORES" "${eal_args[@]}" <<<"$cmd" || rc=$?
+	if [ "$rc" != 0 ] || ! grep -q '^Test OK' "$log"; then
+		tail -n 15 "$log" >&2
+		[ "$rc" != 124 ] || die "$cmd timed out after ${tmo}s; log: $log"
+		die "$cmd failed (exit $rc); log: $log"
+	fi
+}
+
+build() { # build OUTPUT SOURCE [flags...]
+	local o=$1 s=$2
+	shift 2
+	"$CC" -O3 -Wall -o "$o.tmp" "$s" "$@" || die "cannot build $s"
+	mv -f "$o.tmp" "$o"
+}
+
+report_args=()
+dpdk_logs=()
+
+# ---- how busy is the machine with other work? ------------------------------
+# mark: "<all-CPU ticks> <idle ticks> <CPU ticks of our finished children>";
+# others_since MARK: CPUs' worth of time since MARK not spent by us (other
+# processes, and steal time under a hypervisor).
+ncpu=$(getconf _NPROCESSORS_ONLN)
+mark() {
+	local t i
+	read -r t i < <(awk '$1 == "cpu" { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat)
+	echo "$t $i $(awk '{ print $16 + $17 }' /proc/$$/stat)"
+}
+others_since() {
+	local t0 i0 c0 t1 i1 c1
+	read -r t0 i0 c0 <<<"$1"
+	read -r t1 i1 c1 < <(mark)
+	awk -v dt="$((t1 - t0))" -v di="$((i1 - i0))" -v dc="$((c1 - c0))" -v n="$ncpu" \
+		'BEGIN { b = dt > 0 ? (dt - di - dc) / dt * n : 0; printf "%.2f", (b < 0 ? 0 : b) }'
+}
+load_notes=()
+check_load() { # check_load WHAT MARK
+	local b
+	b=$(others_since "$2")
+	load_notes+=("$1 $b")
+	if awk -v b="$b" 'BEGIN { exit !(b > 0.3) }'; then
+		say "warning: other processes (or the hypervisor) took $b of $ncpu CPUs $1: results are noisy"
+	fi
+}
+if [ -r /proc/stat ]; then
+	m=$(mark)
+	sleep 1
+	check_load "before the run" "$m"
+fi
+
+# ---- DPDK side -------------------------------------------------------------
+if [ "$run_dpdk" = 1 ]; then
+	m=$(mark)
+	case $suites in *ring*)
+		rm -f "$out"/dpdk-ring.*.log
+		for i in $(seq 1 "$DPDK_RING_RUNS"); do
+			say "dpdk ring_perf_autotest run $i/$DPDK_RING_RUNS (~5 s)"
+			dpdk_test "$out/dpdk-ring.$i.log" 600 ring_perf_autotest
+			cleanup
+			report_args+=(--ring-log "$out/dpdk-ring.$i.log")
+			dpdk_logs+=("$out/dpdk-ring.$i.log")
+		done
+		;;
+	esac
+	case $suites in *mempool*)
+		build "$bin/tsc_shim.so" "$dpdk_src/tsc_shim.c" -shared -fPIC -ldl
+		# shellcheck disable=SC2046 # pkg-config prints a word list
+		build "$bin/mbuf_bench" "$dpdk_src/mbuf_bench.c" $(pkg-config --cflags --libs libdpdk)
+		# The compared rows: bulk 1 and 32 (get = put), 1 and 2 cores, every
+		# cache size; all other cases are cut short by the shim.
+		select="^cache=[0-9]+ cores=(1|2) n_get_bulk=(1 n_put_bulk=1|32 n_put_bulk=32) n_keep=$DPDK_MEMPOOL_KEEP constant_n=$DPDK_MEMPOOL_CONSTANT_N \$"
+		# 720 cases at 5/S s, 24 selected at 5/D s (+ slow cases overrun), plus margin
+		tmo=$((3600 / DPDK_MEMPOOL_SKIP_DIVISOR + 120 / DPDK_MEMPOOL_DIVISOR + 600))
+		say "dpdk mempool_perf_autotest with tsc_shim (D=$DPDK_MEMPOOL_DIVISOR, skip D=$DPDK_MEMPOOL_SKIP_DIVISOR; ~$((5 * 24 / DPDK_MEMPOOL_DIVISOR + 15)) s)"
+		dpdk_test "$out/dpdk-mempool.log" "$tmo" mempool_perf_autotest \
+			LD_PRELOAD="$bin/tsc_shim.so" \
+			TSC_SHIM_DIVISOR="$DPDK_MEMPOOL_DIVISOR" \
+			TSC_SHIM_SKIP_DIVISOR="$DPDK_MEMPOOL_SKIP_DIVISOR" \
+			TSC_SHIM_SELECT="$select"
+		cleanup
+		grep -q '^tsc_shim: real_hz=' "$out/dpdk-mempool.log" ||
+			die "tsc_shim did not take effect (no 'tsc_shim:' line); log: $out/dpdk-mempool.log"
+		report_args+=(--mempool-log "$out/dpdk-mempool.log"
+			--mempool-keep "$DPDK_MEMPOOL_KEEP"
+			--mempool-constant-n "$DPDK_MEMPOOL_CONSTANT_N")
+		[ "$DPDK_MEMPOOL_SKIP_DIVISOR" = "$DPDK_MEMPOOL_DIVISOR" ] ||
+			report_args+=(--mempool-skip-divisor "$DPDK_MEMPOOL_SKIP_DIVISOR")
+		dpdk_logs+=("$out/dpdk-mempool.log")
+
+		rm -f "$out"/dpdk-mbuf.*.log "$out"/dpdk-mbuf.log
+		for i in $(seq 1 "$DPDK_MBUF_RUNS"); do
+			say "dpdk mbuf_bench (alloc+free bulk 32) run $i/$DPDK_MBUF_RUNS (~5 s)"
+			log=$out/dpdk-mbuf.$i.log
+			rc=0
+			run_logged "$log" 600 -- "$bin/mbuf_bench" -l "$first_lcore" \
+				"${eal_args[@]}" -- -n "$MBUF_BENCH_ITERS" -r "$MBUF_BENCH_ROUNDS" || rc=$?
+			if [ "$rc" != 0 ] || ! grep -q '^mbuf_bench: ' "$log"; then
+				tail -n 15 "$log" >&2
+				die "mbuf_bench failed (exit $rc); log: $log"
+			fi
+			report_args+=(--mbuf-log "$log")
+			dpdk_logs+=("$log")
+			cleanup
+		done
+		;;
+	esac
+	cleanup
+	check_load "during the DPDK runs" "$m"
+fi
+
+# ---- burst side ------------------------------------------------------------
+burst_failed=""
+if [ "$run_burst" = 1 ]; then
+	if [ "$bench_burst" = 1 ]; then
+		m=$(mark)
+		for s in $suites; do
+			say "burst: cargo bench -p burst-benches --bench $s -- $BURST_BENCH_ARGS (log: $out/burst-$s.log)"
+			# shellcheck disable=SC2086 # BURST_BENCH_ARGS is a word list
+			cargo bench -p burst-benches --bench "$s" -- $BURST_BENCH_ARGS \
+				>"$out/burst-$s.log" 2>&1 || {
+				tail -n 20 "$out/burst-$s.log" >&2
+				say "error: cargo bench --bench $s failed (log: $out/burst-$s.log); reporting without it"
+				burst_failed="$burst_failed $s"
+			}
+		done
+		check_load "during the burst benches (incl. their build)" "$m"
+	fi
+	[ -d "$crit" ] || say "warning: no criterion results in $crit"
+	report_args+=(--criterion-dir "$crit")
+fi
+
+# ---- TSC frequency: DPDK's own, else sysfs, else measured ------------------
+tsc_hz=""
+tsc_src=""
+if [ ${#dpdk_logs[@]} -gt 0 ]; then
+	khz=$(sed -n 's/.*TSC frequency is ~\([0-9][0-9]*\) KHz.*/\1/p' "${dpdk_logs[@]}" | head -n 1)
+	if [ -n "$khz" ]; then
+		tsc_hz=$((khz * 1000))
+		tsc_src="DPDK EAL"
+	else
+		tsc_hz=$(sed -n 's/.*\(real_hz\|tsc_hz\)=\([0-9][0-9]*\).*/\2/p' "${dpdk_logs[@]}" | head -n 1)
+		[ -z "$tsc_hz" ] || tsc_src="DPDK rte_get_tsc_hz()"
+	fi
+fi
+if [ -z "$tsc_hz" ] && [ -r /sys/devices/system/cpu/cpu0/tsc_freq_khz ]; then
+	tsc_hz=$(($(cat /sys/devices/system/cpu/cpu0/tsc_freq_khz) * 1000))
+	tsc_src="sysfs tsc_freq_khz"
+fi
+if [ -z "$tsc_hz" ]; then
+	command -v "$CC" >/dev/null || die "cannot get the TSC frequency: no DPDK output, no sysfs tsc_freq_khz, no C compiler to measure it"
+	build "$bin/tsc_hz" "$dpdk_src/tsc_hz.c"
+	tsc_hz=$("$bin/tsc_hz")
+	tsc_src="measured: TSC over a 200 ms sleep"
+fi
+
+# ---- report ----------------------------------------------------------------
+if [ ${#load_notes[@]} -gt 0 ]; then
+	ln=""
+	for l in "${load_notes[@]}"; do ln="$ln${ln:+, }${l% *}: ${l##* }"; done
+	report_args+=(--note "CPUs taken by other processes or the hypervisor (of $ncpu): $ln; > 0.3 means noisy results")
+fi
+python3 "$dpdk_src/report.py" --suites "${suites// /,}" --tsc-hz "$tsc_hz" \
+	--tsc-source "$tsc_src" --dpdk-version "${dpdk_version:-not run}" \
+	"${report_args[@]}" | tee "$out/report.txt"
+say "logs and report in $out"
+[ -z "$burst_failed" ] || die "cargo bench failed for:$burst_failed (see the logs above)"
