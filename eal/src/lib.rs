@@ -29,8 +29,10 @@ mod launch;
 mod lcore;
 mod logging;
 pub mod memory;
+pub mod pci;
 mod pci_addr;
 mod signal;
+pub mod vfio;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -23,7 +23,7 @@ done
 file /bin/busybox 2>/dev/null | grep -q "statically linked" || [ -x /bin/busybox ] || { echo "build-initrd.sh: need busybox-static" >&2; exit 1; }
 
 # The kernel: the package linux-image-amd64 depends on, fetched once.
-kpkg=${KERNEL_PKG:-$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')}
+kpkg=${KERNEL_PKG:-$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ && !f {print $2; f=1}')}
 [ -n "$kpkg" ] || { echo "build-initrd.sh: cannot resolve linux-image-amd64 (run apt-get update)" >&2; exit 1; }
 if ! ls "$out/cache/$kpkg"_*.deb >/dev/null 2>&1; then
     (cd "$out/cache" && apt-get download "$kpkg" 2>/dev/null) || { echo "build-initrd.sh: apt-get download $kpkg failed" >&2; exit 1; }
@@ -72,7 +72,7 @@ done
 if [ -x /usr/bin/dpdk-testpmd ]; then
     add_with_libs /usr/bin/dpdk-testpmd /usr/bin/dpdk-testpmd
     # glibc loads libgcc_s itself (pthread_cancel, unwinding): ldd does not list it.
-    gcc_s=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ {print $NF; exit}')
+    gcc_s=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f=1}')
     [ -n "$gcc_s" ] && add_with_libs "$gcc_s" "$gcc_s"
     pmds=$(ls -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-* 2>/dev/null | head -n1)
     if [ -n "$pmds" ]; then
