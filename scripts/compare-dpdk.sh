@@ -8,10 +8,12 @@
 #
 # e.g. "ring_1core/spsc_bulk_32 burst=0.61ns dpdk=0.70ns speedup=1.15";
 # values are ns per element (ring) or per object per core (mempool, mbuf),
-# speedup > 1 means burst is faster. A header line names the machine (CPU,
-# TSC GHz) and a summary line ends the report.
+# speedup > 1 means burst is faster. l2fwd rows are throughput,
+#   l2fwd/<case> burst=<x>Mpps dpdk=<y>Mpps speedup=<burst/dpdk>
+# so there too speedup > 1 means burst is faster. A header line names the
+# machine (CPU, TSC GHz) and a summary line ends the report.
 #
-# Usage: scripts/compare-dpdk.sh [options] ring|mempool|all
+# Usage: scripts/compare-dpdk.sh [options] ring|mempool|l2fwd|all
 #   ring     dpdk-test ring_perf_autotest (1-core single/burst/bulk, 2-core
 #            bulk) vs cargo bench -p burst-benches --bench ring
 #   mempool  dpdk-test mempool_perf_autotest (cache 0 / cached, bulk 1 / 32,
@@ -20,14 +22,25 @@
 #            scripts/dpdk/mbuf_bench.c (mbuf alloc+free bulk 32) vs
 #            cargo bench -p burst-benches --bench mempool
 #            (about 1 min of DPDK runs for "all", plus the cargo benches)
-#   all      both
+#   l2fwd    DPDK's examples/l2fwd (built from /usr/share/dpdk/examples/l2fwd
+#            with cc -O3 and pkg-config libdpdk into <target>/compare-dpdk/bin)
+#            vs apps/l2fwd (cargo build --release -p l2fwd), each alone on the
+#            same single lcore with two net_null ports:
+#              -l L --vdev net_null0 --vdev net_null1 -- -p 0x3 -q 2 -T 1
+#            cases null2_mac (default MAC updating) and null2_nomac
+#            (--no-mac-updating); each run ~L2FWD_SECONDS, stopped with SIGINT;
+#            Mpps from the aggregate "Total packets received" lines printed
+#            every second (the first, at start, and any after the signal are
+#            left out); the runs alternate DPDK, burst per case
+#   all      all three
 # Options:
 #   --dpdk-only     run and report only the DPDK side
 #   --burst-only    run and report only the burst side
 #   --no-run-burst  do not run cargo bench; read the criterion results already
-#                   in <target>/criterion (or $BURST_CRITERION_DIR)
+#                   in <target>/criterion (or $BURST_CRITERION_DIR); l2fwd
+#                   still runs burst's binary
 #   --no-huge       run DPDK with --no-huge -m 512 (no hugepages needed;
-#                   less representative: 4 KiB pages)
+#                   less representative: 4 KiB pages); l2fwd: both sides
 #   -h, --help      this text
 # Environment (defaults in brackets):
 #   BURST_CRITERION_DIR      read burst results from this criterion dir, do not
@@ -43,10 +56,17 @@
 #   DPDK_MEMPOOL_CONSTANT_N  constant_n row to compare (0 or 1) [1]
 #   DPDK_MBUF_RUNS           mbuf_bench processes, median taken [3]
 #   MBUF_BENCH_ITERS, MBUF_BENCH_ROUNDS   mbuf_bench -n / -r [1000000, 7]
+#   L2FWD_LCORE              the lcore (= CPU) both l2fwds run on [the last
+#                            online CPU]
+#   L2FWD_SECONDS            seconds of forwarding per run [5]
+#   L2FWD_RUNS               runs per case and side, median taken [3]
+#   DPDK_L2FWD_SRC           DPDK's l2fwd source
+#                            [/usr/share/dpdk/examples/l2fwd/main.c]
 #   CC                       C compiler [cc]
 # Needs: bash, python3; DPDK side: DPDK 22.11 (Debian/Ubuntu: apt-get install
-# dpdk dpdk-dev libdpdk-dev pkg-config gcc; dpdk-test is in dpdk-dev), root, and free 2 MiB hugepages
-# on a hugetlbfs mount of that size (or --no-huge); burst side: cargo.
+# dpdk dpdk-dev libdpdk-dev pkg-config gcc; dpdk-test is in dpdk-dev; l2fwd's
+# source is in dpdk-doc), root, and free 2 MiB hugepages on a hugetlbfs mount
+# of that size (or --no-huge); burst side: cargo.
 # DPDK runs with its own --file-prefix, 2 MiB pages from the hugetlbfs mount
 # of that size (--huge-dir, --huge-unlink), --no-pci, --no-telemetry, EAL at
 # debug level into the log (for its "TSC frequency" line); its runtime
@@ -70,8 +90,8 @@ bench_burst=1
 no_huge=0
 while [ $# -gt 0 ]; do
 	case "$1" in
-	ring | mempool | all)
-		[ -z "$suite" ] || die "give one of ring|mempool|all"
+	ring | mempool | l2fwd | all)
+		[ -z "$suite" ] || die "give one of ring|mempool|l2fwd|all"
 		suite=$1
 		;;
 	--dpdk-only) run_burst=0 ;;
@@ -87,14 +107,17 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -n "$suite" ] || {
-	echo "usage: $0 [--dpdk-only|--burst-only] [--no-run-burst] [--no-huge] ring|mempool|all (see --help)" >&2
+	echo "usage: $0 [--dpdk-only|--burst-only] [--no-run-burst] [--no-huge] ring|mempool|l2fwd|all (see --help)" >&2
 	exit 2
 }
 [ "$run_dpdk$run_burst" != 00 ] || die "--dpdk-only and --burst-only exclude each other"
 case $suite in
-all) suites="ring mempool" ;;
+all) suites="ring mempool l2fwd" ;;
 *) suites=$suite ;;
 esac
+# The suites measured by DPDK's test app and burst's criterion benches.
+bench_suites=${suites/l2fwd/}
+bench_suites=${bench_suites% }
 
 DPDK_TEST=${DPDK_TEST:-dpdk-test}
 DPDK_LCORES=${DPDK_LCORES:-0-1}
@@ -108,16 +131,22 @@ MBUF_BENCH_ITERS=${MBUF_BENCH_ITERS:-1000000}
 MBUF_BENCH_ROUNDS=${MBUF_BENCH_ROUNDS:-7}
 BURST_BENCH_ARGS=${BURST_BENCH_ARGS:---noplot}
 CC=${CC:-cc}
+L2FWD_LCORE=${L2FWD_LCORE:-$(($(getconf _NPROCESSORS_ONLN) - 1))}
+L2FWD_SECONDS=${L2FWD_SECONDS:-5}
+L2FWD_RUNS=${L2FWD_RUNS:-3}
 for v in DPDK_RING_RUNS DPDK_MEMPOOL_DIVISOR DPDK_MEMPOOL_SKIP_DIVISOR \
 	DPDK_MEMPOOL_KEEP DPDK_MEMPOOL_CONSTANT_N DPDK_MBUF_RUNS MBUF_BENCH_ITERS \
-	MBUF_BENCH_ROUNDS; do
+	MBUF_BENCH_ROUNDS L2FWD_LCORE L2FWD_SECONDS L2FWD_RUNS; do
 	case ${!v} in '' | *[!0-9]*) die "$v must be a non-negative integer, got '${!v}'" ;; esac
 done
 [ "$DPDK_RING_RUNS" -ge 1 ] && [ "$DPDK_MBUF_RUNS" -ge 1 ] ||
 	die "DPDK_RING_RUNS and DPDK_MBUF_RUNS must be >= 1"
 [ "$DPDK_MEMPOOL_DIVISOR" -ge 1 ] && [ "$DPDK_MEMPOOL_SKIP_DIVISOR" -ge 1 ] ||
 	die "DPDK_MEMPOOL_DIVISOR and DPDK_MEMPOOL_SKIP_DIVISOR must be >= 1"
+[ "$L2FWD_SECONDS" -ge 3 ] && [ "$L2FWD_RUNS" -ge 1 ] ||
+	die "L2FWD_SECONDS must be >= 3 (the rate needs two whole seconds) and L2FWD_RUNS >= 1"
 
+DPDK_L2FWD_SRC=${DPDK_L2FWD_SRC:-/usr/share/dpdk/examples/l2fwd/main.c}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 dpdk_src=$here/dpdk
@@ -160,8 +189,11 @@ cleanup() {
 eal_args=()
 if [ "$run_dpdk" = 1 ]; then
 	trap cleanup EXIT
-	command -v "$DPDK_TEST" >/dev/null ||
-		die "'$DPDK_TEST' not found: install DPDK 22.11's test app (Debian/Ubuntu: apt-get install dpdk dpdk-dev) or set DPDK_TEST"
+	case $suites in *ring* | *mempool*)
+		command -v "$DPDK_TEST" >/dev/null ||
+			die "'$DPDK_TEST' not found: install DPDK 22.11's test app (Debian/Ubuntu: apt-get install dpdk dpdk-dev) or set DPDK_TEST"
+		;;
+	esac
 	command -v "$CC" >/dev/null || die "C compiler '$CC' not found (apt-get install gcc)"
 	if [ "$no_huge" = 1 ]; then
 		eal_args+=(--no-huge -m 512)
@@ -193,9 +225,13 @@ if [ "$run_dpdk" = 1 ]; then
 	22.11*) ;;
 	*) say "warning: DPDK version '$dpdk_version', the parsing follows 22.11's test output" ;;
 	esac
-	case $suites in *mempool*)
+	case $suites in *mempool* | *l2fwd*)
 		command -v pkg-config >/dev/null && pkg-config --exists libdpdk ||
 			die "pkg-config libdpdk not found: apt-get install libdpdk-dev pkg-config" ;;
+	esac
+	case $suites in *l2fwd*)
+		[ -f "$DPDK_L2FWD_SRC" ] ||
+			die "$DPDK_L2FWD_SRC not found: apt-get install dpdk-doc (DPDK's examples), or set DPDK_L2FWD_SRC" ;;
 	esac
 	first_lcore=${DPDK_LCORES%%[-,]*}
 fi
@@ -275,7 +311,7 @@ if [ -r /proc/stat ]; then
 fi
 
 # ---- DPDK side -------------------------------------------------------------
-if [ "$run_dpdk" = 1 ]; then
+if [ "$run_dpdk" = 1 ] && [ -n "$bench_suites" ]; then
 	m=$(mark)
 	case $suites in *ring*)
 		rm -f "$out"/dpdk-ring.*.log
@@ -337,9 +373,9 @@ fi
 # ---- burst side ------------------------------------------------------------
 burst_failed=""
 if [ "$run_burst" = 1 ]; then
-	if [ "$bench_burst" = 1 ]; then
+	if [ "$bench_burst" = 1 ] && [ -n "$bench_suites" ]; then
 		m=$(mark)
-		for s in $suites; do
+		for s in $bench_suites; do
 			say "burst: cargo bench -p burst-benches --bench $s -- $BURST_BENCH_ARGS (log: $out/burst-$s.log)"
 			# shellcheck disable=SC2086 # BURST_BENCH_ARGS is a word list
 			cargo bench -p burst-benches --bench "$s" -- $BURST_BENCH_ARGS \
@@ -351,9 +387,72 @@ if [ "$run_burst" = 1 ]; then
 		done
 		check_load "during the burst benches (incl. their build)" "$m"
 	fi
-	[ -d "$crit" ] || say "warning: no criterion results in $crit"
-	report_args+=(--criterion-dir "$crit")
+	case $suites in *ring* | *mempool*)
+		[ -d "$crit" ] || say "warning: no criterion results in $crit"
+		report_args+=(--criterion-dir "$crit")
+		;;
+	esac
 fi
+
+# ---- l2fwd: DPDK's and burst's, alternating ---------------------------------
+# l2fwd_run SIDE CASE I BINARY [l2fwd options...]: one run, stopped by SIGINT
+# after L2FWD_SECONDS (plus start-up), logged for report.py.
+l2fwd_run() {
+	local side=$1 case=$2 i=$3 exe=$4 log rc=0
+	shift 4
+	log=$out/$side-l2fwd.$case.$i.log
+	local eal=(-l "$L2FWD_LCORE" --vdev net_null0 --vdev net_null1)
+	if [ "$side" = dpdk ]; then
+		eal+=("${eal_args[@]}")
+	else
+		eal+=(--no-pci --file-prefix "$prefix-burst")
+		[ "$no_huge" = 0 ] || eal+=(--no-huge)
+	fi
+	say "$side l2fwd $case run $i/$L2FWD_RUNS (~$((L2FWD_SECONDS + 2)) s, lcore $L2FWD_LCORE)"
+	run_logged "$log" "$((L2FWD_SECONDS + 30))s" -- timeout -s INT -k 10 \
+		"$((L2FWD_SECONDS + 1))" "$exe" "${eal[@]}" -- -p 0x3 -q 2 -T 1 "$@" || rc=$?
+	# 124: stopped by SIGINT at the deadline, as meant (timeout's own code).
+	if { [ "$rc" != 0 ] && [ "$rc" != 124 ]; } || ! grep -q 'Total packets received' "$log"; then
+		tail -n 15 "$log" >&2
+		die "$side l2fwd $case failed (exit $rc); log: $log"
+	fi
+	if [ "$side" = dpdk ]; then
+		cleanup
+		dpdk_logs+=("$log") # EAL's debug lines give the TSC frequency
+	fi
+	report_args+=(--l2fwd-log "$side:$case:$log")
+}
+
+case $suites in *l2fwd*)
+	m=$(mark)
+	dpdk_l2fwd="" burst_l2fwd=""
+	if [ "$run_dpdk" = 1 ]; then
+		dpdk_l2fwd=$bin/l2fwd-dpdk
+		# shellcheck disable=SC2046 # pkg-config prints a word list
+		build "$dpdk_l2fwd" "$DPDK_L2FWD_SRC" -Wno-deprecated-declarations \
+			$(pkg-config --cflags --libs libdpdk)
+	fi
+	if [ "$run_burst" = 1 ]; then
+		say "burst: cargo build --release -p l2fwd (log: $out/burst-l2fwd-build.log)"
+		cargo build --release -p l2fwd >"$out/burst-l2fwd-build.log" 2>&1 || {
+			tail -n 20 "$out/burst-l2fwd-build.log" >&2
+			die "cargo build -p l2fwd failed (log: $out/burst-l2fwd-build.log)"
+		}
+		burst_l2fwd=$target/release/l2fwd
+	fi
+	rm -f "$out"/*-l2fwd.*.log
+	for i in $(seq 1 "$L2FWD_RUNS"); do
+		for c in null2_mac null2_nomac; do
+			opts=()
+			[ "$c" = null2_mac ] || opts=(--no-mac-updating)
+			[ -z "$dpdk_l2fwd" ] || l2fwd_run dpdk "$c" "$i" "$dpdk_l2fwd" "${opts[@]}"
+			[ -z "$burst_l2fwd" ] || l2fwd_run burst "$c" "$i" "$burst_l2fwd" "${opts[@]}"
+		done
+	done
+	report_args+=(--l2fwd-period 1 --l2fwd-lcore "$L2FWD_LCORE")
+	check_load "during the l2fwd runs" "$m"
+	;;
+esac
 
 # ---- TSC frequency: DPDK's own, else sysfs, else measured ------------------
 tsc_hz=""

@@ -8,6 +8,9 @@ run by hand on kept logs:
       --ring-log ring.1.log --ring-log ring.2.log \
       --mempool-log mempool.log --mbuf-log mbuf.1.log \
       --criterion-dir target/criterion
+  report.py --suites l2fwd --tsc-hz 2600000000 \
+      --l2fwd-log dpdk:null2_mac:dpdk-l2fwd.null2_mac.1.log \
+      --l2fwd-log burst:null2_mac:burst-l2fwd.null2_mac.1.log
 
 Facts about DPDK's output (app/test/test_ring_perf.c, test_mempool_perf.c,
 v22.11):
@@ -22,6 +25,14 @@ v22.11):
   per second summed over the cores of the case; per-core ns per object is
   1e9 / (rate / cores). Under tsc_shim.c each line carries "tsc_divisor=D"
   and the rate is D times too small.
+- examples/l2fwd (and burst's apps/l2fwd, which prints the same): with -T P
+  the main lcore prints "Total packets received: N" (all ports, since start)
+  at its first loop iteration and then every P seconds (by TSC, checked
+  every ~100 us); burst's also prints once more at exit, after its "Signal
+  N received" line. Mpps = (N_last - N_first) / (P * intervals) over the
+  periodic lines, the one at start and any after the signal left out. The
+  l2fwd rows are throughput: speedup = burst/dpdk, so > 1 still means burst
+  is faster.
 """
 
 import argparse
@@ -38,12 +49,14 @@ RING_1CORE = ["spsc_single", "mpmc_single",
 RING_2CORE = ["spsc_bulk_8", "spsc_bulk_32", "mpmc_bulk_8", "mpmc_bulk_32"]
 MEMPOOL = [f"cache{c}_bulk{b}_{k}core"
            for k in (1, 2) for c in (0, 256) for b in (1, 32)]
+L2FWD = ["null2_mac", "null2_nomac"]
 
 SUITES = {
     "ring": [("ring_1core", i) for i in RING_1CORE]
     + [("ring_2core", i) for i in RING_2CORE],
     "mempool": [("mempool", i) for i in MEMPOOL]
     + [("mbuf", "alloc_free_bulk32")],
+    "l2fwd": [("l2fwd", i) for i in L2FWD],
 }
 
 # DPDK's two-core sections, best match first.
@@ -58,6 +71,8 @@ MEMPOOL_LINE = re.compile(
     r"n_put_bulk=(\d+) n_keep=(\d+) constant_n=(\d+) "
     r"(?:tsc_divisor=(\d+) )?rate_persec=(\d+)")
 MBUF_LINE = re.compile(r"mbuf_bench: .*alloc_free_bulk32 cycles_per_mbuf=([0-9.]+)")
+L2FWD_TOTAL = re.compile(r"Total packets received:\s*(\d+)")
+L2FWD_SIGNAL = re.compile(r"Signal \d+ received, preparing to exit")
 
 notes = []
 
@@ -195,6 +210,42 @@ def dpdk_mbuf(paths, ns_per_cycle):
     return {"mbuf/alloc_free_bulk32": median(vals)} if vals else {}
 
 
+def l2fwd_mpps(path, period):
+    """One l2fwd log -> Mpps over its periodic statistics, or None."""
+    totals = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            if L2FWD_SIGNAL.search(line):
+                break
+            m = L2FWD_TOTAL.search(line)
+            if m:
+                totals.append(int(m.group(1)))
+    # totals[0] is printed at start; the window is totals[1:].
+    if len(totals) < 3:
+        warn(f"{path}: {len(totals)} statistics printouts, need 3 or more")
+        return None
+    return (totals[-1] - totals[1]) / (period * (len(totals) - 2)) / 1e6
+
+
+def l2fwd_results(specs, period, lcore):
+    """--l2fwd-log SIDE:CASE:PATH entries -> ({case: Mpps}, {case: Mpps})."""
+    runs = {"dpdk": {}, "burst": {}}
+    for spec in specs:
+        side, case, path = spec.split(":", 2)
+        if side not in runs:
+            sys.exit(f"report.py: --l2fwd-log side must be dpdk or burst: {spec}")
+        v = l2fwd_mpps(path, period)
+        if v is not None:
+            runs[side].setdefault(f"l2fwd/{case}", []).append(v)
+    n = max((len(v) for r in runs.values() for v in r.values()), default=0)
+    notes.append(f"l2fwd: DPDK's examples/l2fwd and burst's apps/l2fwd, each "
+                 f"alone on lcore {lcore} with 2 net_null ports (-q 2 -T "
+                 f"{period:g}); Mpps = aggregate packets received per second; "
+                 f"median of {n} run(s); speedup = burst/dpdk")
+    return ({k: median(v) for k, v in runs["dpdk"].items()},
+            {k: median(v) for k, v in runs["burst"].items()})
+
+
 def burst_value(crit_dir, group, bench_id):
     d = os.path.join(crit_dir, group, bench_id, "new")
     est = os.path.join(d, "estimates.json")
@@ -219,6 +270,10 @@ def burst_value(crit_dir, group, bench_id):
 
 def fmt(v):
     return "n/a" if v is None else f"{v:.2f}ns"
+
+
+def fmt_mpps(v):
+    return "n/a" if v is None else f"{v:.2f}Mpps"
 
 
 def cpu_model():
@@ -246,6 +301,11 @@ def main():
                     help="ignore rows run with this tsc_divisor (cut short)")
     ap.add_argument("--mbuf-log", action="append", default=[])
     ap.add_argument("--criterion-dir")
+    ap.add_argument("--l2fwd-log", action="append", default=[],
+                    help="SIDE:CASE:PATH, SIDE dpdk or burst")
+    ap.add_argument("--l2fwd-period", type=float, default=1.0,
+                    help="the -T the l2fwd runs used")
+    ap.add_argument("--l2fwd-lcore", default="?")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the notes")
     a = ap.parse_args()
@@ -265,17 +325,36 @@ def main():
                                  a.mempool_constant_n, a.mempool_skip_divisor))
     if "mempool" in suites and a.mbuf_log:
         dpdk.update(dpdk_mbuf(a.mbuf_log, ns_per_cycle))
+    burst_l2fwd = {}
+    if "l2fwd" in suites and a.l2fwd_log:
+        dpdk_l2fwd, burst_l2fwd = l2fwd_results(a.l2fwd_log, a.l2fwd_period,
+                                                a.l2fwd_lcore)
+        dpdk.update(dpdk_l2fwd)
+    l2fwd_sides = {s.split(":", 1)[0] for s in a.l2fwd_log}
 
     print(f"# machine: {cpu_model()}, {os.cpu_count()} cpus, "
           f"TSC {a.tsc_hz / 1e9:.3f} GHz ({a.tsc_source}); "
-          f"DPDK {a.dpdk_version}; values are ns per element/object (per core); "
-          "speedup = dpdk/burst, > 1 means burst is faster")
+          f"DPDK {a.dpdk_version}; values are ns per element/object (per core), "
+          "speedup = dpdk/burst, or Mpps (l2fwd), speedup = burst/dpdk; "
+          "> 1 means burst is faster")
 
     speedups = []
     missing_burst, missing_dpdk = [], []
     for s in suites:
         for group, bench_id in SUITES[s]:
             case = f"{group}/{bench_id}"
+            if s == "l2fwd":
+                b, d = burst_l2fwd.get(case), dpdk.get(case)
+                if "burst" in l2fwd_sides and b is None:
+                    missing_burst.append(case)
+                if "dpdk" in l2fwd_sides and d is None:
+                    missing_dpdk.append(case)
+                sp = "n/a"
+                if b and d:
+                    speedups.append((b / d, case))
+                    sp = f"{b / d:.2f}"
+                print(f"{case} burst={fmt_mpps(b)} dpdk={fmt_mpps(d)} speedup={sp}")
+                continue
             b = burst_value(a.criterion_dir, group, bench_id) if a.criterion_dir else None
             d = dpdk.get(case)
             if a.criterion_dir and b is None:
