@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use burst_eal::{Eal, LcoreId};
 use burst_mempool::{MbufConfig, PktPool};
-use burst_pmd::{EthConf, Port, RxQueue, TxQueue, vdev};
+use burst_pmd::{EthConf, Port, RxQueue, TxQueue};
 
 use crate::args::{MAX_ETHPORTS, Options};
 use crate::config::enabled;
@@ -81,7 +81,7 @@ where
         }
     );
 
-    let mut ports = vdev::probe_all(&eal).unwrap_or_else(|err| rte_exit(err));
+    let mut ports = burst_pmd::probe_all(&eal).unwrap_or_else(|err| rte_exit(err));
     let nb_ports = ports.len();
     if nb_ports == 0 {
         rte_exit("No Ethernet ports - bye");
