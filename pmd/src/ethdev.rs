@@ -577,12 +577,13 @@ impl Port {
 
     /// Resets the statistics to zero (`rte_eth_stats_reset`).
     pub fn stats_reset(&mut self) {
-        for (q, b) in self.rxq.iter().zip(self.rx_base.iter_mut()) {
-            if let Some(q) = q {
-                *b = q.snapshot();
-            }
-        }
-        for (q, b) in self.txq.iter().zip(self.tx_base.iter_mut()) {
+        Self::rebase(&self.rxq, &mut self.rx_base);
+        Self::rebase(&self.txq, &mut self.tx_base);
+    }
+
+    /// Takes each set-up queue's counters now as its new zero.
+    fn rebase(queues: &[Option<Arc<QueueCounters>>], base: &mut [QueueSnapshot]) {
+        for (q, b) in queues.iter().zip(base) {
             if let Some(q) = q {
                 *b = q.snapshot();
             }

@@ -2,7 +2,7 @@
 
 use burst_mempool::{MbufCache, PktPool};
 
-use crate::ethdev::{EthError, PortId};
+use crate::ethdev::{EthError, Link, PortId};
 
 pub mod e1000e;
 pub mod null;
@@ -23,4 +23,15 @@ pub(crate) fn rx_cache(pool: &PktPool, port: PortId, queue: u16) -> Result<MbufC
                 pool.name()
             ),
         })
+}
+
+/// The link a virtual port reports, as DPDK's null, ring and pcap drivers do: 10 Gb/s,
+/// full duplex, fixed speed, up while the port is started.
+pub(crate) fn virtual_link(started: bool) -> Link {
+    Link {
+        up: started,
+        speed_mbps: 10_000,
+        full_duplex: true,
+        autoneg: false,
+    }
 }

@@ -209,12 +209,7 @@ impl Driver for RingDev {
     }
 
     fn link(&self) -> Link {
-        Link {
-            up: self.started,
-            speed_mbps: 10_000,
-            full_duplex: true,
-            autoneg: false,
-        }
+        super::virtual_link(self.started)
     }
 
     fn set_promiscuous(&mut self, _on: bool) -> Result<(), EthError> {
