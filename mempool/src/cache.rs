@@ -18,7 +18,7 @@ use std::ptr;
 use std::sync::atomic::Ordering;
 
 use crate::pool::{CacheLen, PoolRef};
-use crate::ptrs::{Handle, ObjPtr, PtrVec, copy_ptrs, with_scratch};
+use crate::ptrs::{Handle, ObjPtr, as_ptrs, copy_ptrs};
 use crate::{Exhausted, MempoolError};
 
 /// Largest cache, and largest bulk that goes through one (`RTE_MEMPOOL_CACHE_MAX_SIZE`).
@@ -119,7 +119,10 @@ impl<T: Handle> CacheCore<T> {
         }
         let rest = n - had;
         let pool = self.pool.inner();
-        let done = if rest <= CACHE_MAX_SIZE && pool.dequeue(&mut self.objs, self.size + rest) {
+        let done = if rest <= CACHE_MAX_SIZE
+            // SAFETY: the stack holds this pool's objects as bare pointers.
+            && unsafe { pool.dequeue(&mut self.objs, self.size + rest) }
+        {
             // The stack holds size + rest (<= its capacity): the top `rest` go out.
             let len = self.objs.len();
             // SAFETY: `out` has room for `rest` more (reserved n); the top `rest` entries
@@ -135,9 +138,8 @@ impl<T: Handle> CacheCore<T> {
             }
             true
         } else {
-            // SAFETY: `dequeue` appends free objects of this pool, owned by us.
-            let mut out = unsafe { PtrVec::new(out) };
-            pool.dequeue(&mut out, rest)
+            // SAFETY: only handles of kind `T` are made from this pool's objects.
+            unsafe { pool.dequeue(out, rest) }
         };
         if !done {
             // SAFETY: the `had` objects taken from the stack go back to it; `out` is cut
@@ -173,16 +175,11 @@ impl<T: Handle> CacheCore<T> {
     #[inline(never)]
     fn get_one_refill(&mut self) -> Option<T> {
         let pool = self.pool.inner();
-        let obj = if pool.dequeue(&mut self.objs, self.size + 1) {
+        // SAFETY: the stack holds this pool's objects as bare pointers.
+        let obj = if unsafe { pool.dequeue(&mut self.objs, self.size + 1) } {
             self.objs.pop()
         } else {
-            with_scratch(|one| {
-                if pool.dequeue(one, 1) {
-                    one.pop()
-                } else {
-                    None
-                }
-            })
+            pool.dequeue_one()
         };
         self.publish();
         // SAFETY: a free object of this pool, taken from the ring by us.
@@ -222,10 +219,10 @@ impl<T: Handle> CacheCore<T> {
     #[inline(never)]
     fn put_direct(&mut self, objs: &mut Vec<T>) {
         self.spill.clear();
-        // SAFETY: the handles move to `spill`, whose pointers `flush_spill` places.
-        let mut objs = unsafe { PtrVec::new(objs) };
-        self.spill.append(&mut objs);
-        drop(objs);
+        self.spill.extend_from_slice(as_ptrs(objs));
+        // SAFETY: the handles moved to `spill` (as pointers), which `flush_spill`
+        // places; the vector forgets them.
+        unsafe { objs.set_len(0) };
         self.flush_spill();
     }
 

@@ -640,13 +640,7 @@ impl Mbuf {
         // SAFETY: the pool is alive while `self`, one of its mbufs, is out.
         let pool = unsafe { &*self.hdr().pool };
         self.clone_with(|| {
-            let obj = with_scratch(|one| {
-                if pool.dequeue(one, 1) {
-                    one.pop()
-                } else {
-                    None
-                }
-            })?;
+            let obj = pool.dequeue_one()?;
             // SAFETY: a free mbuf of the pool, now ours.
             Some(unsafe { Mbuf::from_obj(obj) })
         })

@@ -7,8 +7,8 @@ use std::ptr::NonNull;
 use burst_eal::memory::{Memory, Region};
 
 use crate::cache::CacheCore;
-use crate::pool::{CACHE_LINE, PoolInner, PoolRef, put_home};
-use crate::ptrs::{Handle, ObjPtr, PtrVec, with_scratch};
+use crate::pool::{CACHE_LINE, PoolInner, PoolRef, put_home_one};
+use crate::ptrs::{Handle, ObjPtr, as_ptrs};
 use crate::{Exhausted, MempoolError};
 
 /// The header before each raw object (DPDK's `rte_mempool_objhdr`), on its own cache
@@ -92,10 +92,12 @@ impl Mempool {
     /// Appends exactly `n` objects from the ring to `out`, or none.
     #[inline]
     pub fn get_bulk(&self, out: &mut Vec<Object>, n: usize) -> Result<(), Exhausted> {
-        let pool = self.pool.inner();
-        // SAFETY: `dequeue` appends free objects of this (raw) pool, now ours.
-        let mut out = unsafe { PtrVec::new(out) };
-        if pool.dequeue(&mut out, n) {
+        if n == 1 {
+            // One object needs no vector on the ring side (folds away for a constant n).
+            return self.get().map(|obj| out.push(obj)).ok_or(Exhausted);
+        }
+        // SAFETY: this raw pool's objects are `Object`s.
+        if unsafe { self.pool.inner().dequeue(out, n) } {
             Ok(())
         } else {
             Err(Exhausted)
@@ -105,13 +107,7 @@ impl Mempool {
     /// One object from the ring.
     pub fn get(&self) -> Option<Object> {
         let pool = self.pool.inner();
-        let obj = with_scratch(|one| {
-            if pool.dequeue(one, 1) {
-                one.pop()
-            } else {
-                None
-            }
-        })?;
+        let obj = pool.dequeue_one()?;
         // SAFETY: a free object of this pool, now ours.
         Some(unsafe { Object::from_obj(obj) })
     }
@@ -120,12 +116,23 @@ impl Mempool {
     #[inline]
     pub fn put_bulk(&self, objs: &mut Vec<Object>) {
         let pool = self.pool.inner();
-        // SAFETY: `Object` is `repr(transparent)` over the object's address.
-        let ptrs = unsafe { std::slice::from_raw_parts(objs.as_ptr().cast(), objs.len()) };
-        if pool.owns_all(ptrs) {
-            // SAFETY: `enqueue` takes all of them, leaving no pointer behind.
-            let mut objs = unsafe { PtrVec::new(objs) };
-            pool.enqueue(&mut objs);
+        let ptrs = as_ptrs(objs);
+        if let [obj] = ptrs
+            && pool.owns(obj.addr())
+        {
+            let obj = *obj;
+            // SAFETY: the object moves to the ring; the vector forgets it first, so it
+            // is not returned twice.
+            unsafe { objs.set_len(0) };
+            pool.enqueue_one(obj);
+        } else if pool.owns_all(ptrs) {
+            let (first, len) = (objs.as_ptr(), objs.len());
+            // SAFETY: the vector forgets the objects, which move to the ring below; its
+            // buffer still holds their pointers, read while the vector is untouched.
+            unsafe {
+                objs.set_len(0);
+                pool.enqueue_slice(std::slice::from_raw_parts(first.cast(), len));
+            }
         } else {
             // Each goes home through its drop.
             objs.clear();
@@ -241,12 +248,8 @@ impl Object {
 
 impl Drop for Object {
     fn drop(&mut self) {
-        let pool = self.hdr().pool;
-        with_scratch(|one| {
-            one.push(ObjPtr(self.0));
-            // SAFETY: this object, of `pool` and out of it, is given up here.
-            unsafe { put_home(pool, one) };
-        });
+        // SAFETY: this object, of its pool and out of it, is given up here.
+        unsafe { put_home_one(self.hdr().pool, ObjPtr(self.0)) };
     }
 }
 
@@ -544,6 +547,13 @@ mod tests {
         a.get_bulk(&mut mixed, 5).unwrap();
         b.get_bulk(&mut mixed, 5).unwrap();
         a.put_bulk(&mut mixed);
+        // One object takes the one-element path: a foreign one still goes home.
+        b.get_bulk(&mut mixed, 1).unwrap();
+        assert_eq!((mixed.len(), b.in_use()), (1, 1));
+        a.put_bulk(&mut mixed);
+        a.get_bulk(&mut mixed, 1).unwrap();
+        a.put_bulk(&mut mixed);
+        assert!(mixed.is_empty());
         drop(cache);
         assert_full(&a);
         assert_full(&b);

@@ -9,7 +9,7 @@ use burst_eal::memory::{Memory, Region};
 use crate::cache::CacheCore;
 use crate::mbuf::{HDR_SIZE, Home, MbufHeader, pool_of, release_chain};
 use crate::pool::{CACHE_LINE, PoolRef};
-use crate::ptrs::{Handle, ObjPtr, PtrVec, with_scratch};
+use crate::ptrs::{Handle, ObjPtr, with_scratch};
 use crate::{Exhausted, Mbuf, MbufError, MempoolError};
 
 /// The buffer sizes of a [`PktPool`]'s mbufs.
@@ -92,23 +92,15 @@ impl PktPool {
     /// One mbuf from the ring (`rte_pktmbuf_alloc` without a cache).
     pub fn alloc(&self) -> Option<Mbuf> {
         let pool = self.pool.inner();
-        let obj = with_scratch(|one| {
-            if pool.dequeue(one, 1) {
-                one.pop()
-            } else {
-                None
-            }
-        })?;
+        let obj = pool.dequeue_one()?;
         // SAFETY: a free mbuf of this pool, now ours.
         Some(unsafe { Mbuf::from_obj(obj) })
     }
 
     /// Appends exactly `n` mbufs from the ring to `out`, or none.
     pub fn alloc_bulk(&self, out: &mut Vec<Mbuf>, n: usize) -> Result<(), Exhausted> {
-        let pool = self.pool.inner();
-        // SAFETY: `dequeue` appends free mbufs of this pool, now ours.
-        let mut out = unsafe { PtrVec::new(out) };
-        if pool.dequeue(&mut out, n) {
+        // SAFETY: this pool's objects are `Mbuf`s.
+        if unsafe { self.pool.inner().dequeue(out, n) } {
             Ok(())
         } else {
             Err(Exhausted)

@@ -19,7 +19,7 @@ use burst_ring::Ring;
 use crossbeam_utils::CachePadded;
 
 use crate::MempoolError;
-use crate::ptrs::ObjPtr;
+use crate::ptrs::{Handle, ObjPtr, spare_ptrs};
 
 /// Objects are aligned to cache lines, as DPDK's (`RTE_MEMPOOL_ALIGN`).
 pub(crate) const CACHE_LINE: usize = 64;
@@ -58,15 +58,10 @@ impl PoolInner {
         addr.wrapping_sub(self.start) < self.len
     }
 
-    /// Whether all of `objs` are objects of this pool. With AVX2 (detected once, then a
-    /// load and a test), four pointers are compared at a time.
+    /// Whether all of `objs` are objects of this pool: one branch-free pass of
+    /// subtractions and ORs, which compiles to plain vector integer ops.
     #[inline(always)]
     pub(crate) fn owns_all(&self, objs: &[ObjPtr]) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if objs.len() >= 8 && std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, just checked.
-            return unsafe { in_range_avx2(objs, self.start, self.len) };
-        }
         in_range(objs, self.start, self.len)
     }
 
@@ -110,9 +105,40 @@ impl PoolInner {
     }
 
     /// Moves exactly `n` free objects from the ring to the end of `out`, or none.
+    ///
+    /// # Safety
+    /// `T` must be the handle kind of this pool's objects: they become `T`s in `out`.
     #[inline(always)]
-    pub(crate) fn dequeue(&self, out: &mut Vec<ObjPtr>, n: usize) -> bool {
-        n == 0 || self.ring.dequeue_bulk(out, n).count == n
+    pub(crate) unsafe fn dequeue<T: Handle>(&self, out: &mut Vec<T>, n: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
+        if self.ring.dequeue_bulk_uninit(spare_ptrs(out, n)).count != n {
+            return false;
+        }
+        // SAFETY: the ring wrote n free objects of this pool past the end, which
+        // become `T`s (the caller's promise) owned by `out`.
+        unsafe { out.set_len(out.len() + n) };
+        true
+    }
+
+    /// Takes one free object from the ring.
+    #[inline(always)]
+    pub(crate) fn dequeue_one(&self) -> Option<ObjPtr> {
+        self.ring.dequeue()
+    }
+
+    /// Returns one object of this pool, given up by its owner, to the ring.
+    ///
+    /// # Panics
+    /// If the ring is full, which would mean an object was returned twice.
+    #[inline(always)]
+    pub(crate) fn enqueue_one(&self, obj: ObjPtr) {
+        assert!(
+            self.ring.enqueue(obj).is_ok(),
+            "mempool {}: free ring full: an object was returned twice",
+            self.name
+        );
     }
 
     /// Moves all of `objs`, this pool's objects given up by their owner, to the ring.
@@ -121,10 +147,15 @@ impl PoolInner {
     /// If the ring is full, which would mean an object was returned twice.
     #[inline(always)]
     pub(crate) fn enqueue(&self, objs: &mut Vec<ObjPtr>) {
-        let n = objs.len();
-        let moved = self.ring.enqueue_bulk(objs).count;
+        self.enqueue_slice(objs);
+        objs.clear();
+    }
+
+    /// As [`enqueue`](Self::enqueue), from a slice the caller no longer uses.
+    #[inline(always)]
+    pub(crate) fn enqueue_slice(&self, objs: &[ObjPtr]) {
         assert!(
-            moved == n,
+            self.ring.enqueue_bulk_copy(objs).count == objs.len(),
             "mempool {}: free ring full: an object was returned twice",
             self.name
         );
@@ -311,20 +342,22 @@ impl Drop for PoolRef {
     }
 }
 
-/// Whether every address in `objs` is in `[start, start + len)`: one pass without an
-/// early exit, so it compiles to vector compares.
+/// Whether every address in `objs` is in `[start, start + len)` (`len >= 1`).
+///
+/// With `d = addr - start` (wrapping), `addr` is in range iff `0 <= d <= len - 1` as
+/// signed numbers, i.e. iff neither `d` nor `len - 1 - d` has its sign bit set: so the
+/// sign bit of the OR of all of them answers for the whole slice, without a compare.
+/// This holds because user-space addresses, hence `start`, `len` and every `addr`,
+/// are below 2^63 on every 64-bit Linux target, so neither difference wraps across
+/// the sign (pointers that are not `ObjPtr`s of some pool never get here).
 #[inline(always)]
 fn in_range(objs: &[ObjPtr], start: usize, len: usize) -> bool {
-    objs.iter().fold(true, |all, obj| {
-        all & (obj.addr().wrapping_sub(start) < len)
-    })
-}
-
-/// `in_range` built for AVX2, whose 64-bit compares take four pointers at once.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn in_range_avx2(objs: &[ObjPtr], start: usize, len: usize) -> bool {
-    in_range(objs, start, len)
+    let last = len - 1;
+    let bad = objs.iter().fold(0usize, |bad, obj| {
+        let d = obj.addr().wrapping_sub(start);
+        bad | d | last.wrapping_sub(d)
+    });
+    (bad as isize) >= 0
 }
 
 /// Returns objects to the ring of their pool without holding a handle to it.
@@ -339,6 +372,16 @@ pub(crate) unsafe fn put_home(pool: *const PoolInner, objs: &mut Vec<ObjPtr>) {
     // SAFETY: the caller holds `objs`, objects of `pool`, out of it.
     let guard = unsafe { PoolRef::guard(pool) };
     guard.inner().enqueue(objs);
+}
+
+/// Returns one object to the ring of its pool without holding a handle to it.
+///
+/// # Safety
+/// As [`put_home`], for the one object `obj`.
+pub(crate) unsafe fn put_home_one(pool: *const PoolInner, obj: ObjPtr) {
+    // SAFETY: the caller holds `obj`, an object of `pool`, out of it.
+    let guard = unsafe { PoolRef::guard(pool) };
+    guard.inner().enqueue_one(obj);
 }
 
 /// Bytes to reserve for `size` slots of `stride` bytes. Under IOVA-as-PA pages may
@@ -366,4 +409,47 @@ fn place(region: &Region, size: usize, stride: usize) -> Option<Vec<usize>> {
         }
     }
     (slots.len() == size).then_some(slots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ptrs(addrs: &[usize]) -> Vec<ObjPtr> {
+        addrs
+            .iter()
+            .map(|&a| ObjPtr(NonNull::new(std::ptr::without_provenance_mut(a)).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn in_range_checks_both_ends() {
+        let (start, len) = (0x7f00_0000_0000, 0x20_0000);
+        assert!(in_range(&[], start, len));
+        assert!(in_range(&ptrs(&[start, start + len - 1]), start, len));
+        for out in [start - 1, start + len, 1, 0x7fff_ffff_ffff, start - len] {
+            assert!(
+                !in_range(&ptrs(&[start, out, start + 64]), start, len),
+                "{out:#x}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn in_range_is_the_naive_check(
+            start in 1usize << 41..1 << 47,
+            len in 1usize..1 << 40,
+            offsets in prop::collection::vec(-(1i64 << 41)..1 << 41, 0..4),
+        ) {
+            // Around the range, so that all-in, some-out and all-out all occur.
+            let addrs: Vec<usize> = offsets
+                .iter()
+                .map(|&o| start.wrapping_add_signed(o as isize % len as isize * 2).max(1))
+                .collect();
+            let naive = addrs.iter().all(|&a| a >= start && a - start < len);
+            prop_assert_eq!(in_range(&ptrs(&addrs), start, len), naive);
+        }
+    }
 }

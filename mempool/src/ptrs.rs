@@ -2,8 +2,7 @@
 //! them, and the thread's scratch vector for returns made without a cache.
 
 use std::cell::RefCell;
-use std::mem::{self, ManuallyDrop};
-use std::ops::{Deref, DerefMut};
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 /// The address of a free (or just freed) object: what the ring and caches store.
@@ -39,65 +38,32 @@ pub(crate) unsafe trait Handle: Sized {
     unsafe fn from_obj(obj: ObjPtr) -> Self;
 }
 
-/// A vector of handles seen as a vector of pointers, so the ring can move handles in
-/// and out of it without a copy. The handles are back in it when this is dropped (on
-/// unwind too: the ring leaves only whole objects in the vector).
-pub(crate) struct PtrVec<'a, T: Handle> {
-    handles: &'a mut Vec<T>,
-    ptrs: ManuallyDrop<Vec<ObjPtr>>,
-}
-
-impl<'a, T: Handle> PtrVec<'a, T> {
-    /// # Safety
-    /// Every pointer left in the vector when this is dropped must be a free object,
-    /// owned by the caller, of a pool of `T`'s kind: they become `T` handles again.
-    #[inline(always)]
-    pub(crate) unsafe fn new(handles: &'a mut Vec<T>) -> Self {
-        const {
-            assert!(size_of::<T>() == size_of::<ObjPtr>());
-            assert!(align_of::<T>() == align_of::<ObjPtr>());
-        }
-        let mut taken = ManuallyDrop::new(mem::take(handles));
-        // SAFETY: `T` is `repr(transparent)` over a pointer (`Handle`), so the buffer,
-        // which the global allocator gave for `T`s, has the size and alignment `ObjPtr`s
-        // need; `taken` is forgotten, so the buffer has one owner.
-        let ptrs = unsafe {
-            Vec::from_raw_parts(taken.as_mut_ptr().cast(), taken.len(), taken.capacity())
-        };
-        Self {
-            handles,
-            ptrs: ManuallyDrop::new(ptrs),
-        }
+// SAFETY: an `ObjPtr` is the address itself; as a "handle" it is the bare pointer the
+// ring and caches hold.
+unsafe impl Handle for ObjPtr {
+    unsafe fn from_obj(obj: ObjPtr) -> Self {
+        obj
     }
 }
 
-impl<T: Handle> Deref for PtrVec<'_, T> {
-    type Target = Vec<ObjPtr>;
-
-    fn deref(&self) -> &Vec<ObjPtr> {
-        &self.ptrs
-    }
+/// The handles of `objs` seen as the object pointers they are.
+#[inline(always)]
+pub(crate) fn as_ptrs<T: Handle>(objs: &[T]) -> &[ObjPtr] {
+    const { assert!(size_of::<T>() == size_of::<ObjPtr>() && align_of::<T>() == align_of::<ObjPtr>()) };
+    // SAFETY: `T` is `repr(transparent)` over the object's address (`Handle`), so the
+    // slice has the layout of as many `ObjPtr`s; the borrow keeps the handles alive.
+    unsafe { std::slice::from_raw_parts(objs.as_ptr().cast(), objs.len()) }
 }
 
-impl<T: Handle> DerefMut for PtrVec<'_, T> {
-    fn deref_mut(&mut self) -> &mut Vec<ObjPtr> {
-        &mut self.ptrs
-    }
-}
-
-impl<T: Handle> Drop for PtrVec<'_, T> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        let ptrs = &mut self.ptrs;
-        // SAFETY: as in `new`, back again; the caller of `new` vouches for the
-        // pointers. The empty vector `take` left owns nothing, so it is overwritten.
-        unsafe {
-            std::ptr::write(
-                self.handles,
-                Vec::from_raw_parts(ptrs.as_mut_ptr().cast(), ptrs.len(), ptrs.capacity()),
-            );
-        }
-    }
+/// The first `n` of `out`'s spare capacity (reserved here) as slots for object
+/// pointers, which become `T` handles when the caller extends `out` over them.
+#[inline(always)]
+pub(crate) fn spare_ptrs<T: Handle>(out: &mut Vec<T>, n: usize) -> &mut [MaybeUninit<ObjPtr>] {
+    out.reserve(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, which is `ObjPtr`'s (`Handle`); any
+    // bytes are a valid `MaybeUninit`, and the borrow of `out` covers the slice.
+    unsafe { &mut *(std::ptr::from_mut(spare) as *mut [MaybeUninit<ObjPtr>]) }
 }
 
 /// Copies `n` pointers from `src` to `dst` with at most two block moves for the

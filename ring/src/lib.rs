@@ -31,6 +31,7 @@ mod ring;
 mod sync;
 
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use headtail::Behavior;
@@ -108,14 +109,47 @@ impl<T, M: SyncMode> Producer<T, M> {
     pub fn enqueue_bulk(&mut self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: a `Single` producer handle is unique (not `Clone`) and borrowed
         // mutably here, so no other enqueue runs; `Multi` needs no guarantee.
-        unsafe { self.ring.enqueue::<M>(items, Behavior::Fixed) }
+        unsafe { self.ring.enqueue_vec::<M>(items, Behavior::Fixed) }
     }
 
     /// Moves as many of `items` in as fit, from the front; the rest stay in `items`.
     #[inline]
     pub fn enqueue_burst(&mut self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: as in `enqueue_bulk`.
-        unsafe { self.ring.enqueue::<M>(items, Behavior::Variable) }
+        unsafe { self.ring.enqueue_vec::<M>(items, Behavior::Variable) }
+    }
+
+    /// Copies all of `items` in or none; see [`Ring::enqueue_bulk_copy`].
+    #[inline]
+    pub fn enqueue_bulk_copy(&mut self, items: &[T]) -> Enqueued
+    where
+        T: Copy,
+    {
+        // SAFETY: as in `enqueue_bulk`; `T: Copy`, so the ring may hold copies.
+        unsafe {
+            self.ring
+                .enqueue_raw::<M>(items.as_ptr(), items.len(), Behavior::Fixed)
+        }
+    }
+
+    /// Copies as many of `items` in as fit; see [`Ring::enqueue_burst_copy`].
+    #[inline]
+    pub fn enqueue_burst_copy(&mut self, items: &[T]) -> Enqueued
+    where
+        T: Copy,
+    {
+        // SAFETY: as in `enqueue_bulk_copy`.
+        unsafe {
+            self.ring
+                .enqueue_raw::<M>(items.as_ptr(), items.len(), Behavior::Variable)
+        }
+    }
+
+    /// Moves `item` in, or hands it back when the ring is full (`rte_ring_enqueue`).
+    #[inline]
+    pub fn enqueue(&mut self, item: T) -> Result<(), T> {
+        // SAFETY: as in `enqueue_bulk`.
+        unsafe { self.ring.enqueue_one::<M>(item) }
     }
 
     /// The ring this handle feeds, for counts (`count`, `free_count`, ...).
@@ -130,14 +164,41 @@ impl<T, M: SyncMode> Consumer<T, M> {
     pub fn dequeue_bulk(&mut self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: a `Single` consumer handle is unique (not `Clone`) and borrowed
         // mutably here, so no other dequeue runs; `Multi` needs no guarantee.
-        unsafe { self.ring.dequeue::<M>(out, n, Behavior::Fixed) }
+        unsafe { self.ring.dequeue_vec::<M>(out, n, Behavior::Fixed) }
     }
 
     /// Appends up to `n` elements to `out`, as many as are there.
     #[inline]
     pub fn dequeue_burst(&mut self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: as in `dequeue_bulk`.
-        unsafe { self.ring.dequeue::<M>(out, n, Behavior::Variable) }
+        unsafe { self.ring.dequeue_vec::<M>(out, n, Behavior::Variable) }
+    }
+
+    /// Fills all of `out` or nothing; see [`Ring::dequeue_bulk_uninit`].
+    #[inline]
+    pub fn dequeue_bulk_uninit(&mut self, out: &mut [MaybeUninit<T>]) -> Dequeued {
+        // SAFETY: as in `dequeue_bulk`; `out` has room for out.len() elements.
+        unsafe {
+            self.ring
+                .dequeue_raw::<M>(out.as_mut_ptr().cast(), out.len(), Behavior::Fixed)
+        }
+    }
+
+    /// Fills as much of `out` as there are elements; see [`Ring::dequeue_burst_uninit`].
+    #[inline]
+    pub fn dequeue_burst_uninit(&mut self, out: &mut [MaybeUninit<T>]) -> Dequeued {
+        // SAFETY: as in `dequeue_bulk_uninit`.
+        unsafe {
+            self.ring
+                .dequeue_raw::<M>(out.as_mut_ptr().cast(), out.len(), Behavior::Variable)
+        }
+    }
+
+    /// Takes the oldest element out, `None` when empty (`rte_ring_dequeue`).
+    #[inline]
+    pub fn dequeue(&mut self) -> Option<T> {
+        // SAFETY: as in `dequeue_bulk`.
+        unsafe { self.ring.dequeue_one::<M>() }
     }
 
     /// The ring this handle drains, for counts (`count`, `free_count`, ...).

@@ -131,41 +131,168 @@ impl<T> Ring<T> {
     #[inline]
     pub fn enqueue_bulk(&self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: the multi-producer protocol allows concurrent callers.
-        unsafe { self.enqueue::<Multi>(items, Behavior::Fixed) }
+        unsafe { self.enqueue_vec::<Multi>(items, Behavior::Fixed) }
     }
 
     /// Moves as many of `items` in as fit (MP), taken from the front; the rest stay.
     #[inline]
     pub fn enqueue_burst(&self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: the multi-producer protocol allows concurrent callers.
-        unsafe { self.enqueue::<Multi>(items, Behavior::Variable) }
+        unsafe { self.enqueue_vec::<Multi>(items, Behavior::Variable) }
     }
 
     /// Appends exactly `n` elements to `out`, or none if fewer are there (MC).
     #[inline]
     pub fn dequeue_bulk(&self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: the multi-consumer protocol allows concurrent callers.
-        unsafe { self.dequeue::<Multi>(out, n, Behavior::Fixed) }
+        unsafe { self.dequeue_vec::<Multi>(out, n, Behavior::Fixed) }
     }
 
     /// Appends up to `n` elements to `out`, as many as are there (MC).
     #[inline]
     pub fn dequeue_burst(&self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: the multi-consumer protocol allows concurrent callers.
-        unsafe { self.dequeue::<Multi>(out, n, Behavior::Variable) }
+        unsafe { self.dequeue_vec::<Multi>(out, n, Behavior::Variable) }
     }
 
-    /// Enqueue with a single- or multi-producer head.
+    /// Moves `item` in (MP), or hands it back when the ring is full (DPDK's
+    /// `rte_ring_mp_enqueue`). No `Vec` to go through: the path for one element.
+    #[inline]
+    pub fn enqueue(&self, item: T) -> Result<(), T> {
+        // SAFETY: the multi-producer protocol allows concurrent callers.
+        unsafe { self.enqueue_one::<Multi>(item) }
+    }
+
+    /// Takes the oldest element out (MC), `None` when the ring is empty (DPDK's
+    /// `rte_ring_mc_dequeue`).
+    #[inline]
+    pub fn dequeue(&self) -> Option<T> {
+        // SAFETY: the multi-consumer protocol allows concurrent callers.
+        unsafe { self.dequeue_one::<Multi>() }
+    }
+
+    /// One-element enqueue with a single- or multi-producer head.
     ///
     /// # Safety
     /// With `M` = `Single`, no other enqueue on this ring may run concurrently.
     #[inline(always)]
-    pub(crate) unsafe fn enqueue<M: SyncMode>(
+    pub(crate) unsafe fn enqueue_one<M: SyncMode>(&self, item: T) -> Result<(), T> {
+        let capacity = self.capacity;
+        let r = self
+            .prod
+            .reserve::<M>(&self.cons, 1, Behavior::Fixed, |cons_tail, prod_head| {
+                capacity.wrapping_add(cons_tail).wrapping_sub(prod_head)
+            });
+        if r.n == 0 {
+            return Err(item);
+        }
+        let item = std::mem::ManuallyDrop::new(item);
+        // SAFETY: slot r.old is reserved for us and empty; `item` is moved into it and
+        // not dropped here (ManuallyDrop).
+        unsafe { self.write_slots(r, &*item) };
+        self.prod.publish::<M>(r);
+        Ok(())
+    }
+
+    /// One-element dequeue with a single- or multi-consumer head.
+    ///
+    /// # Safety
+    /// With `M` = `Single`, no other dequeue on this ring may run concurrently.
+    #[inline(always)]
+    pub(crate) unsafe fn dequeue_one<M: SyncMode>(&self) -> Option<T> {
+        let r = self
+            .cons
+            .reserve::<M>(&self.prod, 1, Behavior::Fixed, |prod_tail, cons_head| {
+                prod_tail.wrapping_sub(cons_head)
+            });
+        if r.n == 0 {
+            return None;
+        }
+        let mut item = MaybeUninit::<T>::uninit();
+        // SAFETY: slot r.old is reserved for us and holds an initialised element
+        // published by its producer; it is moved into `item`, which it initialises.
+        let item = unsafe {
+            self.read_slots(r, item.as_mut_ptr());
+            item.assume_init()
+        };
+        self.cons.publish::<M>(r);
+        Some(item)
+    }
+
+    /// Copies all of `items` in or none (MP): the slice form of
+    /// [`enqueue_bulk`](Self::enqueue_bulk) for `Copy` elements such as pointers,
+    /// like DPDK's `obj_table` arguments; `items` is left as it was.
+    #[inline]
+    pub fn enqueue_bulk_copy(&self, items: &[T]) -> Enqueued
+    where
+        T: Copy,
+    {
+        // SAFETY: the multi-producer protocol allows concurrent callers; `T: Copy`, so
+        // the ring may hold copies of `items`.
+        unsafe { self.enqueue_raw::<Multi>(items.as_ptr(), items.len(), Behavior::Fixed) }
+    }
+
+    /// Copies as many of `items` in as fit (MP), from the front: the slice form of
+    /// [`enqueue_burst`](Self::enqueue_burst).
+    #[inline]
+    pub fn enqueue_burst_copy(&self, items: &[T]) -> Enqueued
+    where
+        T: Copy,
+    {
+        // SAFETY: as in `enqueue_bulk_copy`.
+        unsafe { self.enqueue_raw::<Multi>(items.as_ptr(), items.len(), Behavior::Variable) }
+    }
+
+    /// Moves exactly `out.len()` elements into `out`, or none (MC): the slice form of
+    /// [`dequeue_bulk`](Self::dequeue_bulk), e.g. into a `Vec`'s spare capacity. The
+    /// first `count` entries of `out` are initialised on return.
+    #[inline]
+    pub fn dequeue_bulk_uninit(&self, out: &mut [MaybeUninit<T>]) -> Dequeued {
+        // SAFETY: the multi-consumer protocol allows concurrent callers; `out` has room
+        // for out.len() elements.
+        unsafe { self.dequeue_raw::<Multi>(out.as_mut_ptr().cast(), out.len(), Behavior::Fixed) }
+    }
+
+    /// Moves up to `out.len()` elements into `out`, as many as are there (MC); the
+    /// first `count` entries of `out` are initialised on return.
+    #[inline]
+    pub fn dequeue_burst_uninit(&self, out: &mut [MaybeUninit<T>]) -> Dequeued {
+        // SAFETY: as in `dequeue_bulk_uninit`.
+        unsafe { self.dequeue_raw::<Multi>(out.as_mut_ptr().cast(), out.len(), Behavior::Variable) }
+    }
+
+    /// Enqueue from a `Vec`, which gives up the elements moved in.
+    ///
+    /// # Safety
+    /// With `M` = `Single`, no other enqueue on this ring may run concurrently.
+    #[inline(always)]
+    pub(crate) unsafe fn enqueue_vec<M: SyncMode>(
         &self,
         items: &mut Vec<T>,
         behavior: Behavior,
     ) -> Enqueued {
-        let len = items.len().min(u32::MAX as usize) as u32;
+        // SAFETY: the caller's promise for `M`; the elements copied in are forgotten by
+        // `consume_front`, so each has one owner.
+        let done = unsafe { self.enqueue_raw::<M>(items.as_ptr(), items.len(), behavior) };
+        consume_front(items, done.count);
+        done
+    }
+
+    /// Enqueue of `len` elements at `src` with a single- or multi-producer head; the
+    /// first `count` of them are now the ring's.
+    ///
+    /// # Safety
+    /// With `M` = `Single`, no other enqueue on this ring may run concurrently. `src`
+    /// must hold `len` initialised elements; the caller must treat the first `count`
+    /// as moved out (unless `T: Copy`).
+    #[inline(always)]
+    pub(crate) unsafe fn enqueue_raw<M: SyncMode>(
+        &self,
+        src: *const T,
+        len: usize,
+        behavior: Behavior,
+    ) -> Enqueued {
+        let len = len.min(u32::MAX as usize) as u32;
         let capacity = self.capacity;
         let r = self
             .prod
@@ -173,12 +300,10 @@ impl<T> Ring<T> {
                 capacity.wrapping_add(cons_tail).wrapping_sub(prod_head)
             });
         if r.n > 0 {
-            let src = items.as_ptr();
             // SAFETY: slots [r.old, r.old + r.n) are reserved for us and empty (their
             // consumer published past them); `src` holds at least r.n initialised
-            // elements, which are moved out and forgotten by `consume_front` below.
+            // elements, given up by the caller.
             unsafe { self.write_slots(r, src) };
-            consume_front(items, r.n as usize);
             self.prod.publish::<M>(r);
         }
         Enqueued {
@@ -187,14 +312,40 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Dequeue with a single- or multi-consumer head.
+    /// Dequeue appended to a `Vec`.
     ///
     /// # Safety
     /// With `M` = `Single`, no other dequeue on this ring may run concurrently.
     #[inline(always)]
-    pub(crate) unsafe fn dequeue<M: SyncMode>(
+    pub(crate) unsafe fn dequeue_vec<M: SyncMode>(
         &self,
         out: &mut Vec<T>,
+        n: usize,
+        behavior: Behavior,
+    ) -> Dequeued {
+        // No dequeue takes more than the ring holds, so room for that is enough.
+        out.reserve(n.min(self.capacity as usize));
+        let len = out.len();
+        // SAFETY: the caller's promise for `M`; `reserve` made room after `len` for as
+        // many as can come out, and the `count` elements written there are initialised.
+        unsafe {
+            let done = self.dequeue_raw::<M>(out.as_mut_ptr().add(len), n, behavior);
+            out.set_len(len + done.count);
+            done
+        }
+    }
+
+    /// Dequeue of up to `n` elements to `dst` with a single- or multi-consumer head;
+    /// the first `count` at `dst` are initialised on return, owned by the caller.
+    ///
+    /// # Safety
+    /// With `M` = `Single`, no other dequeue on this ring may run concurrently. `dst`
+    /// must have room for `n` elements, or for the ring's capacity if that is less
+    /// (no more can come out).
+    #[inline(always)]
+    pub(crate) unsafe fn dequeue_raw<M: SyncMode>(
+        &self,
+        dst: *mut T,
         n: usize,
         behavior: Behavior,
     ) -> Dequeued {
@@ -205,15 +356,10 @@ impl<T> Ring<T> {
                 prod_tail.wrapping_sub(cons_head)
             });
         if r.n > 0 {
-            out.reserve(r.n as usize);
-            let len = out.len();
-            // SAFETY: `reserve` made room for r.n more elements after `len`; slots
+            // SAFETY: `dst` has room for min(n, capacity) >= r.n elements; slots
             // [r.old, r.old + r.n) are reserved for us and hold initialised elements
             // published by their producers, which we move out (the slots become empty).
-            unsafe {
-                self.read_slots(r, out.as_mut_ptr().add(len));
-                out.set_len(len + r.n as usize);
-            }
+            unsafe { self.read_slots(r, dst) };
             self.cons.publish::<M>(r);
         }
         Dequeued {
@@ -334,7 +480,7 @@ impl<T> Drop for Ring<T> {
         let mut out = Vec::new();
         // SAFETY: `&mut self`: no other operation can run, so the single-consumer
         // path is sound; it moves every remaining element out to be dropped.
-        let _ = unsafe { self.dequeue::<Single>(&mut out, usize::MAX, Behavior::Variable) };
+        let _ = unsafe { self.dequeue_vec::<Single>(&mut out, usize::MAX, Behavior::Variable) };
     }
 }
 
@@ -443,6 +589,10 @@ mod tests {
         EnqBurst(usize),
         DeqBulk(usize),
         DeqBurst(usize),
+        EnqOne,
+        DeqOne,
+        EnqCopy(bool, usize),
+        DeqUninit(bool, usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -451,6 +601,10 @@ mod tests {
             (0..20usize).prop_map(Op::EnqBurst),
             (0..20usize).prop_map(Op::DeqBulk),
             (0..20usize).prop_map(Op::DeqBurst),
+            Just(Op::EnqOne),
+            Just(Op::DeqOne),
+            (any::<bool>(), 0..20usize).prop_map(|(bulk, n)| Op::EnqCopy(bulk, n)),
+            (any::<bool>(), 0..20usize).prop_map(|(bulk, n)| Op::DeqUninit(bulk, n)),
         ]
     }
 
@@ -485,6 +639,37 @@ mod tests {
                         prop_assert_eq!(r, Dequeued { count: want, available: have - want });
                         let expect: Vec<u64> = std::iter::once(u64::MAX).chain(model.drain(..want)).collect();
                         prop_assert_eq!(out, expect);
+                    }
+                    Op::EnqOne => {
+                        let r = ring.enqueue(next);
+                        if model.len() < cap {
+                            prop_assert_eq!(r, Ok(()));
+                            model.push_back(next);
+                        } else {
+                            prop_assert_eq!(r, Err(next));
+                        }
+                        next += 1;
+                    }
+                    Op::DeqOne => prop_assert_eq!(ring.dequeue(), model.pop_front()),
+                    Op::EnqCopy(bulk, n) => {
+                        let v: Vec<u64> = (next..next + n as u64).collect();
+                        next += n as u64;
+                        let free = cap - model.len();
+                        let want = if bulk { if n <= free { n } else { 0 } } else { n.min(free) };
+                        let r = if bulk { ring.enqueue_bulk_copy(&v) } else { ring.enqueue_burst_copy(&v) };
+                        prop_assert_eq!(r, Enqueued { count: want, free: free - want });
+                        model.extend(&v[..want]);
+                    }
+                    Op::DeqUninit(bulk, n) => {
+                        let have = model.len();
+                        let want = if bulk { if n <= have { n } else { 0 } } else { n.min(have) };
+                        let mut out = vec![MaybeUninit::<u64>::uninit(); n];
+                        let r = if bulk { ring.dequeue_bulk_uninit(&mut out) } else { ring.dequeue_burst_uninit(&mut out) };
+                        prop_assert_eq!(r, Dequeued { count: want, available: have - want });
+                        for slot in &out[..want] {
+                            // SAFETY: the first `count` entries are initialised.
+                            prop_assert_eq!(Some(unsafe { slot.assume_init() }), model.pop_front());
+                        }
                     }
                 }
                 prop_assert_eq!(ring.count(), model.len());

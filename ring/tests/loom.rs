@@ -90,24 +90,29 @@ fn mpmc_burst() {
     two_by_two(false);
 }
 
-/// One producer sends 0, 1, 2 one at a time (three attempts) while one consumer
-/// makes two attempts, through split handles in the given modes.
+/// One producer sends 0, 1, 2 one at a time (three attempts, by bulk and by the
+/// one-element call) while one consumer makes two attempts (one element, then a
+/// burst), through split handles in the given modes.
 fn pair<P: SyncMode, C: SyncMode>() {
     model(|| {
         let (mut tx, mut rx) = channel::<u32, P, C>(2).unwrap(); // holds 1
         let t = thread::spawn(move || {
             let mut sent = Vec::new();
             for i in 0..3 {
-                if tx.enqueue_bulk(&mut vec![i]).count == 1 {
+                let ok = if i % 2 == 0 {
+                    tx.enqueue_bulk(&mut vec![i]).count == 1
+                } else {
+                    tx.enqueue(i).is_ok()
+                };
+                if ok {
                     sent.push(i);
                 }
             }
             sent
         });
         let mut got = Vec::new();
-        for _ in 0..2 {
-            let _ = rx.dequeue_burst(&mut got, 2);
-        }
+        got.extend(rx.dequeue());
+        let _ = rx.dequeue_burst(&mut got, 2);
         let sent = t.join().unwrap();
         let mut rest = Vec::new();
         let _ = rx.dequeue_burst(&mut rest, 2);
