@@ -17,7 +17,7 @@ use burst_eal::pci::{self, AllowedDevice};
 use burst_eal::vfio::{DmaMapping, Vfio, VfioPciDevice};
 use burst_mempool::PktPool;
 
-use crate::drivers::e1000e;
+use crate::drivers::{e1000e, virtio};
 use crate::ethdev::{Driver, EthError, Port, PortId};
 
 /// How a PCI driver makes the device of port `PortId` from its opened VFIO device and
@@ -46,7 +46,7 @@ pub struct PciDriver {
 }
 
 /// Every PCI driver burst has.
-pub const DRIVERS: &[PciDriver] = &[e1000e::DRIVER];
+pub const DRIVERS: &[PciDriver] = &[e1000e::DRIVER, virtio::DRIVER];
 
 /// The driver claiming devices of `vendor`:`device`, if any.
 pub fn driver_for(vendor: u16, device: u16) -> Option<&'static PciDriver> {
@@ -229,7 +229,15 @@ mod tests {
             Some("net_e1000e")
         );
         assert!(driver_for(0x8086, 0x10d4).is_none());
-        assert!(driver_for(0x1af4, 0x1041).is_none());
+    }
+
+    #[test]
+    fn modern_virtio_net_is_claimed_by_id() {
+        assert_eq!(
+            driver_for(0x1af4, 0x1041).map(|d| d.name),
+            Some("net_virtio")
+        );
+        assert!(driver_for(0x1af4, 0x1000).is_none(), "legacy virtio-net");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod e1000e;
 pub mod null;
 pub mod pcap;
 pub mod ring;
+pub mod virtio;
 
 /// Mbufs an RX queue's cache holds at most: enough for a few bursts.
 const RX_CACHE_SIZE: usize = 256;
