@@ -26,9 +26,9 @@ use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
 
-use crate::pool::{CACHE_LINE, PoolInner, put_home};
+use crate::pool::{CACHE_LINE, PoolInner, PoolRef, put_home};
 use crate::ptrs::{Handle, ObjPtr, with_scratch};
-use crate::{ChainError, Exhausted, MbufError};
+use crate::{ChainError, Exhausted, MbufConfig, MbufError, PktPool};
 
 /// The `port` of an mbuf no port has received (`RTE_MBUF_PORT_INVALID`).
 pub const INVALID_PORT: u16 = u16::MAX;
@@ -461,6 +461,18 @@ impl Mbuf {
     /// Size of the first segment's buffer (headroom + data room).
     pub fn buf_len(&self) -> u16 {
         self.head().buf_len() as u16
+    }
+
+    /// The pool this mbuf's header goes back to when freed (DPDK's `m->pool`), e.g.
+    /// for a transmit queue to make a cache of it for its completed buffers.
+    pub fn pool(&self) -> PktPool {
+        let hdr = self.hdr();
+        let config = MbufConfig {
+            headroom: hdr.headroom,
+            data_room: hdr.buf_len - hdr.headroom,
+        };
+        // SAFETY: this mbuf is out of its pool and held by `self` for the call.
+        PktPool::from_ref(unsafe { PoolRef::guard(hdr.pool) }, config)
     }
 
     /// The input port, or [`INVALID_PORT`].
@@ -906,6 +918,29 @@ mod tests {
         assert_eq!(m.data().as_ptr().addr(), hdr + HDR_SIZE + 128);
         drop(m);
         assert_full(&pool);
+    }
+
+    #[test]
+    fn an_mbuf_knows_its_pool() {
+        let pool = small_pool(8, 16, 64);
+        let m = pool.alloc().unwrap();
+        let home = m.pool();
+        assert_eq!(home.name(), pool.name());
+        assert_eq!(home.config(), pool.config());
+        // A cache made from it takes this pool's mbufs home.
+        let mut cache = home.cache(2).unwrap();
+        let mut ms = vec![m];
+        cache.free_bulk(&mut ms);
+        drop((cache, home));
+        assert_full(&pool);
+        let name = pool.name().to_string();
+        let m = pool.alloc().unwrap();
+        let home = m.pool();
+        drop(pool);
+        drop(home);
+        assert!(!freed(&name), "the mbuf is still out");
+        drop(m);
+        assert!(freed(&name));
     }
 
     #[test]

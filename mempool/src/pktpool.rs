@@ -78,6 +78,11 @@ impl PktPool {
         Ok(Self { pool, config })
     }
 
+    /// A handle to the pool behind `pool`, whose mbufs have `config`'s buffers.
+    pub(crate) fn from_ref(pool: PoolRef, config: MbufConfig) -> Self {
+        Self { pool, config }
+    }
+
     /// A per-lcore cache of up to `size` mbufs (at most [`CACHE_MAX_SIZE`]), for one
     /// worker to own.
     ///

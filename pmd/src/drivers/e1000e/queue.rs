@@ -20,13 +20,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
 
 use burst_eal::vfio::Bar;
-use burst_mempool::{Mbuf, MbufCache, MbufHeader, free_bulk};
+use burst_mempool::{Mbuf, MbufCache, MbufHeader};
 
 use super::desc::{
     RXD_ERR_FRAME, RXD_STAT_DD, RXD_STAT_EOP, RxDesc, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS,
     TXD_STAT_DD, TxDesc,
 };
 use super::regs::{RDT, TDT};
+use crate::drivers::TxFree;
 use crate::ethdev::{PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 
@@ -440,6 +441,8 @@ pub(super) struct TxRing {
     page_size: usize,
     /// Mbufs to free in one bulk.
     done: Vec<Mbuf>,
+    /// Where `done` goes: a cache of the mbufs' pool.
+    recycle: TxFree,
     counters: Arc<QueueCounters>,
 }
 
@@ -476,6 +479,7 @@ impl TxRing {
             iova_is_va,
             page_size,
             done: Vec::with_capacity(len),
+            recycle: TxFree::default(),
             desc,
             counters,
         }
@@ -496,7 +500,7 @@ impl TxRing {
                 self.done.push(unsafe { Mbuf::from_raw(raw) });
             }
         }
-        free_bulk(&mut self.done);
+        self.recycle.free_bulk(&mut self.done);
         self.tail = 0;
         self.clean = 0;
         self.free = self.desc.len() - 1;
@@ -619,7 +623,7 @@ impl TxRing {
             self.sw[last].mbuf = Some(m.into_raw());
         }
         if !self.done.is_empty() {
-            free_bulk(&mut self.done);
+            self.recycle.free_bulk(&mut self.done);
             self.counters.add_errors(dropped);
         }
         self.counters.add(taken as u64 - dropped, bytes);
@@ -657,7 +661,7 @@ impl TxRing {
             i = next(i, len);
         }
         self.clean = next(last, len);
-        free_bulk(&mut self.done);
+        self.recycle.free_bulk(&mut self.done);
     }
 }
 

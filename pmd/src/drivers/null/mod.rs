@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use burst_mempool::{Mbuf, MbufCache, PktPool, free_bulk};
+use burst_mempool::{Mbuf, MbufCache, PktPool};
 
-use crate::drivers::rx_cache;
+use crate::drivers::{TxFree, rx_cache};
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 use crate::vdev::{VdevArgs, VdevDriver};
@@ -110,6 +110,7 @@ impl Driver for NullDev {
     ) -> Result<Box<dyn TxBurst>, EthError> {
         Ok(Box::new(NullTx {
             params: self.params,
+            free: TxFree::default(),
             counters,
             dummy: vec![0; self.params.size as usize],
         }))
@@ -175,6 +176,7 @@ impl RxBurst for NullRx {
 
 struct NullTx {
     params: Params,
+    free: TxFree,
     counters: Arc<QueueCounters>,
     /// Where `copy=1` copies each packet.
     dummy: Vec<u8>,
@@ -195,7 +197,7 @@ impl TxBurst for NullTx {
                 self.dummy[..len].copy_from_slice(&d[..len]);
             }
         }
-        free_bulk(pkts);
+        self.free.free_bulk(pkts);
         self.counters.add(n as u64, bytes);
         n
     }

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use burst_mempool::PktPool;
 
-use crate::drivers::rx_cache;
+use crate::drivers::{TxFree, rx_cache};
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 use crate::vdev::{VdevArgs, VdevDriver};
@@ -264,7 +264,10 @@ impl Driver for PcapDev {
         counters: Arc<QueueCounters>,
     ) -> Result<Box<dyn TxBurst>, EthError> {
         match &self.tx[usize::from(queue)] {
-            TxSink::Drop => Ok(Box::new(DropTx { counters })),
+            TxSink::Drop => Ok(Box::new(DropTx {
+                free: TxFree::default(),
+                counters,
+            })),
             TxSink::File(path) => {
                 let writer =
                     Writer::create(path).map_err(|e| io_error(&self.name, "tx_pcap", path, e))?;
@@ -272,6 +275,7 @@ impl Driver for PcapDev {
                     writer,
                     path: path.clone(),
                     scratch: vec![0; file::SNAPLEN as usize],
+                    free: TxFree::default(),
                     counters,
                     failed: false,
                 }))

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use burst_mempool::{Exhausted, Mbuf, MbufCache, free_bulk};
+use burst_mempool::{Exhausted, Mbuf, MbufCache};
 
 use super::file::{Reader, Replay, SNAPLEN, Writer};
+use crate::drivers::TxFree;
 use crate::ethdev::{PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 
@@ -146,6 +147,7 @@ pub(super) struct DumpTx {
     pub path: PathBuf,
     /// Where a multi-segment packet is gathered, [`SNAPLEN`] bytes.
     pub scratch: Vec<u8>,
+    pub free: TxFree,
     pub counters: Arc<QueueCounters>,
     /// A write failed already (logged once).
     pub failed: bool,
@@ -194,13 +196,14 @@ impl TxBurst for DumpTx {
                 }
             }
         }
-        free_bulk(pkts);
+        self.free.free_bulk(pkts);
         n
     }
 }
 
 /// TX of a port given no `tx_pcap`: counts and frees (DPDK's `eth_tx_drop`).
 pub(super) struct DropTx {
+    pub free: TxFree,
     pub counters: Arc<QueueCounters>,
 }
 
@@ -208,7 +211,7 @@ impl TxBurst for DropTx {
     fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
         let n = pkts.len();
         let bytes = pkts.iter().map(|m| u64::from(m.pkt_len())).sum();
-        free_bulk(pkts);
+        self.free.free_bulk(pkts);
         self.counters.add(n as u64, bytes);
         n
     }

@@ -22,7 +22,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{Ordering, fence};
 use std::sync::{Arc, Mutex};
 
-use burst_mempool::{Mbuf, MbufCache, MbufHeader, free_bulk};
+use burst_mempool::{Mbuf, MbufCache, MbufHeader};
 
 use super::net::NET_HDR_LEN;
 use super::pci::Notifier;
@@ -30,6 +30,7 @@ use super::virtqueue::{
     VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
     VirtqDesc, Vring,
 };
+use crate::drivers::TxFree;
 use crate::ethdev::{PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 
@@ -280,6 +281,8 @@ pub(super) struct TxRing {
     heads: Vec<u16>,
     /// Mbufs to free in one bulk.
     done: Vec<Mbuf>,
+    /// Where `done` goes: a cache of the mbufs' pool.
+    recycle: TxFree,
     counters: Arc<QueueCounters>,
 }
 
@@ -309,6 +312,7 @@ impl TxRing {
             iova_is_va,
             heads: Vec::with_capacity(len),
             done: Vec::with_capacity(len),
+            recycle: TxFree::default(),
             vq,
             counters,
         };
@@ -346,7 +350,7 @@ impl TxRing {
                 self.done.push(unsafe { Mbuf::from_raw(raw) });
             }
         }
-        free_bulk(&mut self.done);
+        self.recycle.free_bulk(&mut self.done);
         self.reset();
     }
 
@@ -462,7 +466,7 @@ impl TxRing {
         }
         let queued = taken - dropped;
         if dropped != 0 {
-            free_bulk(&mut self.done);
+            self.recycle.free_bulk(&mut self.done);
             self.counters.add_errors(dropped as u64);
         }
         self.counters.add(queued as u64, bytes);
@@ -501,7 +505,7 @@ impl TxRing {
             self.free_head = id as u16;
             self.free += usize::from(entry.ndescs);
         }
-        free_bulk(&mut self.done);
+        self.recycle.free_bulk(&mut self.done);
     }
 }
 
