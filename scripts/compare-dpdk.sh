@@ -13,7 +13,7 @@
 # so there too speedup > 1 means burst is faster. A header line names the
 # machine (CPU, TSC GHz) and a summary line ends the report.
 #
-# Usage: scripts/compare-dpdk.sh [options] ring|mempool|l2fwd|all
+# Usage: scripts/compare-dpdk.sh [options] ring|mempool|l2fwd|lpm|l3fwd|all
 #   ring     dpdk-test ring_perf_autotest (1-core single/burst/bulk, 2-core
 #            bulk) vs cargo bench -p burst-benches --bench ring
 #   mempool  dpdk-test mempool_perf_autotest (cache 0 / cached, bulk 1 / 32,
@@ -32,7 +32,24 @@
 #            Mpps from the aggregate "Total packets received" lines printed
 #            every second (the first, at start, and any after the signal are
 #            left out); the runs alternate DPDK, burst per case
-#   all      all three
+#   lpm      dpdk-test lpm_perf_autotest (1M routes, random addresses: single,
+#            bulk 32 and x4 lookups, in cycles) vs the lpm/* group of
+#            cargo bench -p burst-benches --bench net (the same route mix)
+#   l3fwd    DPDK's examples/l3fwd (built from /usr/share/dpdk/examples/l3fwd
+#            with cc -O3 and pkg-config libdpdk, run with the LD_PRELOAD shim
+#            scripts/dpdk/relax_rx_offload.c, which masks the RX offloads
+#            22.11's l3fwd asks for with what the port can do, as DPDK 24.03's
+#            --relax-rx-offload) vs apps/l3fwd (cargo build --release -p l3fwd),
+#            each alone on lcore L with one net_pcap port replaying the pcap of
+#            64-byte routed frames written by scripts/dpdk/l3fwd_run.py
+#            (infinite_rx=1) and one net_null port they go out of:
+#              -l L --vdev net_pcap0,rx_pcap=F,infinite_rx=1 --vdev net_null0
+#              -- -p 0x3 --config "(0,0,L)" --parse-ptype --lookup lpm|em
+#            cases lpm_pcap_null and em_pcap_null (EM: DPDK allocates two 4M
+#            hash tables, about 1 GiB of hugepages); each run ~L3FWD_SECONDS;
+#            DPDK's rate from port 1's TX counter read through its telemetry
+#            socket (it prints no statistics), burst's from its -T 1 printouts
+#   all      all five
 # Options:
 #   --dpdk-only     run and report only the DPDK side
 #   --burst-only    run and report only the burst side
@@ -60,6 +77,9 @@
 #                            online CPU]
 #   L2FWD_SECONDS            seconds of forwarding per run [5]
 #   L2FWD_RUNS               runs per case and side, median taken [3]
+#   L3FWD_LCORE, L3FWD_SECONDS, L3FWD_RUNS   the same for l3fwd [last CPU, 5, 3]
+#   DPDK_L3FWD_SRC           DPDK's l3fwd source directory
+#                            [/usr/share/dpdk/examples/l3fwd]
 #   DPDK_L2FWD_SRC           DPDK's l2fwd source
 #                            [/usr/share/dpdk/examples/l2fwd/main.c]
 #   CC                       C compiler [cc]
@@ -90,8 +110,8 @@ bench_burst=1
 no_huge=0
 while [ $# -gt 0 ]; do
 	case "$1" in
-	ring | mempool | l2fwd | all)
-		[ -z "$suite" ] || die "give one of ring|mempool|l2fwd|all"
+	ring | mempool | l2fwd | lpm | l3fwd | all)
+		[ -z "$suite" ] || die "give one of ring|mempool|l2fwd|lpm|l3fwd|all"
 		suite=$1
 		;;
 	--dpdk-only) run_burst=0 ;;
@@ -107,17 +127,27 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -n "$suite" ] || {
-	echo "usage: $0 [--dpdk-only|--burst-only] [--no-run-burst] [--no-huge] ring|mempool|l2fwd|all (see --help)" >&2
+	echo "usage: $0 [--dpdk-only|--burst-only] [--no-run-burst] [--no-huge] ring|mempool|l2fwd|lpm|l3fwd|all (see --help)" >&2
 	exit 2
 }
 [ "$run_dpdk$run_burst" != 00 ] || die "--dpdk-only and --burst-only exclude each other"
 case $suite in
-all) suites="ring mempool l2fwd" ;;
+all) suites="ring mempool l2fwd lpm l3fwd" ;;
 *) suites=$suite ;;
 esac
 # The suites measured by DPDK's test app and burst's criterion benches.
-bench_suites=${suites/l2fwd/}
-bench_suites=${bench_suites% }
+bench_suites=""
+for s in $suites; do
+	case $s in ring | mempool | lpm) bench_suites="$bench_suites${bench_suites:+ }$s" ;; esac
+done
+# report.py's suites; report_l3.py reports lpm and l3fwd.
+main_suites="" l3_suites=""
+for s in $suites; do
+	case $s in
+	lpm | l3fwd) l3_suites="$l3_suites${l3_suites:+,}$s" ;;
+	*) main_suites="$main_suites${main_suites:+ }$s" ;;
+	esac
+done
 
 DPDK_TEST=${DPDK_TEST:-dpdk-test}
 DPDK_LCORES=${DPDK_LCORES:-0-1}
@@ -134,9 +164,13 @@ CC=${CC:-cc}
 L2FWD_LCORE=${L2FWD_LCORE:-$(($(getconf _NPROCESSORS_ONLN) - 1))}
 L2FWD_SECONDS=${L2FWD_SECONDS:-5}
 L2FWD_RUNS=${L2FWD_RUNS:-3}
+L3FWD_LCORE=${L3FWD_LCORE:-$L2FWD_LCORE}
+L3FWD_SECONDS=${L3FWD_SECONDS:-5}
+L3FWD_RUNS=${L3FWD_RUNS:-3}
 for v in DPDK_RING_RUNS DPDK_MEMPOOL_DIVISOR DPDK_MEMPOOL_SKIP_DIVISOR \
 	DPDK_MEMPOOL_KEEP DPDK_MEMPOOL_CONSTANT_N DPDK_MBUF_RUNS MBUF_BENCH_ITERS \
-	MBUF_BENCH_ROUNDS L2FWD_LCORE L2FWD_SECONDS L2FWD_RUNS; do
+	MBUF_BENCH_ROUNDS L2FWD_LCORE L2FWD_SECONDS L2FWD_RUNS L3FWD_LCORE L3FWD_SECONDS \
+	L3FWD_RUNS; do
 	case ${!v} in '' | *[!0-9]*) die "$v must be a non-negative integer, got '${!v}'" ;; esac
 done
 [ "$DPDK_RING_RUNS" -ge 1 ] && [ "$DPDK_MBUF_RUNS" -ge 1 ] ||
@@ -146,7 +180,11 @@ done
 [ "$L2FWD_SECONDS" -ge 3 ] && [ "$L2FWD_RUNS" -ge 1 ] ||
 	die "L2FWD_SECONDS must be >= 3 (the rate needs two whole seconds) and L2FWD_RUNS >= 1"
 
+[ "$L3FWD_SECONDS" -ge 1 ] && [ "$L3FWD_RUNS" -ge 1 ] ||
+	die "L3FWD_SECONDS and L3FWD_RUNS must be >= 1"
+
 DPDK_L2FWD_SRC=${DPDK_L2FWD_SRC:-/usr/share/dpdk/examples/l2fwd/main.c}
+DPDK_L3FWD_SRC=${DPDK_L3FWD_SRC:-/usr/share/dpdk/examples/l3fwd}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 dpdk_src=$here/dpdk
@@ -189,7 +227,7 @@ cleanup() {
 eal_args=()
 if [ "$run_dpdk" = 1 ]; then
 	trap cleanup EXIT
-	case $suites in *ring* | *mempool*)
+	case $suites in *ring* | *mempool* | *lpm*)
 		command -v "$DPDK_TEST" >/dev/null ||
 			die "'$DPDK_TEST' not found: install DPDK 22.11's test app (Debian/Ubuntu: apt-get install dpdk dpdk-dev) or set DPDK_TEST"
 		;;
@@ -225,13 +263,17 @@ if [ "$run_dpdk" = 1 ]; then
 	22.11*) ;;
 	*) say "warning: DPDK version '$dpdk_version', the parsing follows 22.11's test output" ;;
 	esac
-	case $suites in *mempool* | *l2fwd*)
+	case $suites in *mempool* | *l2fwd* | *l3fwd*)
 		command -v pkg-config >/dev/null && pkg-config --exists libdpdk ||
 			die "pkg-config libdpdk not found: apt-get install libdpdk-dev pkg-config" ;;
 	esac
 	case $suites in *l2fwd*)
 		[ -f "$DPDK_L2FWD_SRC" ] ||
 			die "$DPDK_L2FWD_SRC not found: apt-get install dpdk-doc (DPDK's examples), or set DPDK_L2FWD_SRC" ;;
+	esac
+	case $suites in *l3fwd*)
+		[ -f "$DPDK_L3FWD_SRC/main.c" ] ||
+			die "$DPDK_L3FWD_SRC/main.c not found: apt-get install dpdk-doc (DPDK's examples), or set DPDK_L3FWD_SRC" ;;
 	esac
 	first_lcore=${DPDK_LCORES%%[-,]*}
 fi
@@ -366,6 +408,12 @@ if [ "$run_dpdk" = 1 ] && [ -n "$bench_suites" ]; then
 		done
 		;;
 	esac
+	case $suites in *lpm*)
+		say "dpdk lpm_perf_autotest (1M routes; ~1-2 min)"
+		dpdk_test "$out/dpdk-lpm.log" 1200 lpm_perf_autotest
+		dpdk_logs+=("$out/dpdk-lpm.log")
+		;;
+	esac
 	cleanup
 	check_load "during the DPDK runs" "$m"
 fi
@@ -376,9 +424,12 @@ if [ "$run_burst" = 1 ]; then
 	if [ "$bench_burst" = 1 ] && [ -n "$bench_suites" ]; then
 		m=$(mark)
 		for s in $bench_suites; do
-			say "burst: cargo bench -p burst-benches --bench $s -- $BURST_BENCH_ARGS (log: $out/burst-$s.log)"
+			# lpm: benches/net.rs's lpm group (criterion filter "^lpm/").
+			bench=$s filter=()
+			[ "$s" != lpm ] || bench=net filter=("^lpm/")
+			say "burst: cargo bench -p burst-benches --bench $bench -- $BURST_BENCH_ARGS ${filter[*]} (log: $out/burst-$s.log)"
 			# shellcheck disable=SC2086 # BURST_BENCH_ARGS is a word list
-			cargo bench -p burst-benches --bench "$s" -- $BURST_BENCH_ARGS \
+			cargo bench -p burst-benches --bench "$bench" -- $BURST_BENCH_ARGS "${filter[@]}" \
 				>"$out/burst-$s.log" 2>&1 || {
 				tail -n 20 "$out/burst-$s.log" >&2
 				say "error: cargo bench --bench $s failed (log: $out/burst-$s.log); reporting without it"
@@ -387,7 +438,7 @@ if [ "$run_burst" = 1 ]; then
 		done
 		check_load "during the burst benches (incl. their build)" "$m"
 	fi
-	case $suites in *ring* | *mempool*)
+	case $suites in *ring* | *mempool* | *lpm*)
 		[ -d "$crit" ] || say "warning: no criterion results in $crit"
 		report_args+=(--criterion-dir "$crit")
 		;;
@@ -454,6 +505,81 @@ case $suites in *l2fwd*)
 	;;
 esac
 
+# ---- l3fwd: DPDK's and burst's, alternating ---------------------------------
+# l3fwd_run SIDE CASE I BINARY [l3fwd options...]: one run of ~L3FWD_SECONDS
+# (plus start-up and warm-up), its rate measured by l3fwd_run.py.
+l3fwd_args=()
+l3fwd_run() {
+	local side=$1 case=$2 i=$3 exe=$4 log rc=0
+	shift 4
+	log=$out/$side-l3fwd.$case.$i.log
+	local eal=(-l "$L3FWD_LCORE" --vdev "net_pcap0,rx_pcap=$l3fwd_pcap,infinite_rx=1"
+		--vdev net_null0)
+	local app=(-p 0x3 --config "(0,0,$L3FWD_LCORE)" --parse-ptype "$@")
+	local runner=(python3 "$dpdk_src/l3fwd_run.py")
+	if [ "$side" = dpdk ]; then
+		# Telemetry on (DPDK's l3fwd prints no statistics): no --no-telemetry.
+		local e=() a
+		for a in "${eal_args[@]}"; do [ "$a" = --no-telemetry ] || e+=("$a"); done
+		eal+=("${e[@]}")
+		runner+=(dpdk --prefix "$prefix" --seconds "$L3FWD_SECONDS" --
+			env LD_PRELOAD="$bin/relax_rx_offload.so" "$exe" "${eal[@]}" -- "${app[@]}")
+	else
+		eal+=(--no-pci --file-prefix "$prefix-burst")
+		[ "$no_huge" = 0 ] || eal+=(--no-huge)
+		runner+=(burst --seconds "$L3FWD_SECONDS" -- "$exe" "${eal[@]}" -- "${app[@]}" -T 1)
+	fi
+	say "$side l3fwd $case run $i/$L3FWD_RUNS (~$((L3FWD_SECONDS + 4)) s, lcore $L3FWD_LCORE)"
+	run_logged "$log" "$((L3FWD_SECONDS + 120))s" -- "${runner[@]}" || rc=$?
+	if [ "$rc" != 0 ] || ! grep -q '^l3fwd_rate: ' "$log"; then
+		tail -n 15 "$log" >&2
+		die "$side l3fwd $case failed (exit $rc); log: $log"
+	fi
+	[ "$side" != dpdk ] || cleanup
+	l3fwd_args+=(--l3fwd-log "$side:$case:$log")
+}
+
+case $suites in *l3fwd*)
+	m=$(mark)
+	dpdk_l3fwd="" burst_l3fwd=""
+	l3fwd_pcap=$out/l3fwd-64B.pcap
+	python3 "$dpdk_src/l3fwd_run.py" pcap "$l3fwd_pcap"
+	if [ "$run_dpdk" = 1 ]; then
+		dpdk_l3fwd=$bin/l3fwd-dpdk
+		build "$bin/relax_rx_offload.so" "$dpdk_src/relax_rx_offload.c" -shared -fPIC -ldl \
+			$(pkg-config --cflags libdpdk)
+		srcs=()
+		for f in main.c l3fwd_acl.c l3fwd_lpm.c l3fwd_fib.c l3fwd_em.c l3fwd_event.c \
+			l3fwd_event_generic.c l3fwd_event_internal_port.c; do
+			srcs+=("$DPDK_L3FWD_SRC/$f")
+		done
+		say "building DPDK's l3fwd from $DPDK_L3FWD_SRC (~20 s)"
+		# shellcheck disable=SC2046 # pkg-config prints a word list
+		"$CC" -O3 -DALLOW_EXPERIMENTAL_API -Wno-deprecated-declarations \
+			-I"$DPDK_L3FWD_SRC/../common" -o "$dpdk_l3fwd.tmp" "${srcs[@]}" \
+			$(pkg-config --cflags --libs libdpdk) || die "cannot build DPDK's l3fwd"
+		mv -f "$dpdk_l3fwd.tmp" "$dpdk_l3fwd"
+	fi
+	if [ "$run_burst" = 1 ]; then
+		say "burst: cargo build --release -p l3fwd (log: $out/burst-l3fwd-build.log)"
+		cargo build --release -p l3fwd >"$out/burst-l3fwd-build.log" 2>&1 || {
+			tail -n 20 "$out/burst-l3fwd-build.log" >&2
+			die "cargo build -p l3fwd failed (log: $out/burst-l3fwd-build.log)"
+		}
+		burst_l3fwd=$target/release/l3fwd
+	fi
+	rm -f "$out"/*-l3fwd.*.log
+	for i in $(seq 1 "$L3FWD_RUNS"); do
+		for c in lpm_pcap_null em_pcap_null; do
+			lookup=${c%%_*}
+			[ -z "$dpdk_l3fwd" ] || l3fwd_run dpdk "$c" "$i" "$dpdk_l3fwd" --lookup "$lookup"
+			[ -z "$burst_l3fwd" ] || l3fwd_run burst "$c" "$i" "$burst_l3fwd" --lookup "$lookup"
+		done
+	done
+	check_load "during the l3fwd runs" "$m"
+	;;
+esac
+
 # ---- TSC frequency: DPDK's own, else sysfs, else measured ------------------
 tsc_hz=""
 tsc_src=""
@@ -484,8 +610,22 @@ if [ ${#load_notes[@]} -gt 0 ]; then
 	for l in "${load_notes[@]}"; do ln="$ln${ln:+, }${l% *}: ${l##* }"; done
 	report_args+=(--note "CPUs taken by other processes or the hypervisor (of $ncpu): $ln; > 0.3 means noisy results")
 fi
-python3 "$dpdk_src/report.py" --suites "${suites// /,}" --tsc-hz "$tsc_hz" \
-	--tsc-source "$tsc_src" --dpdk-version "${dpdk_version:-not run}" \
-	"${report_args[@]}" | tee "$out/report.txt"
+{
+	if [ -n "$main_suites" ]; then
+		python3 "$dpdk_src/report.py" --suites "${main_suites// /,}" --tsc-hz "$tsc_hz" \
+			--tsc-source "$tsc_src" --dpdk-version "${dpdk_version:-not run}" \
+			"${report_args[@]}"
+	fi
+	if [ -n "$l3_suites" ]; then
+		l3=(--suites "$l3_suites" --tsc-hz "$tsc_hz" --tsc-source "$tsc_src"
+			--dpdk-version "${dpdk_version:-not run}" "${l3fwd_args[@]}")
+		[ ! -f "$out/dpdk-lpm.log" ] || [ "$run_dpdk" = 0 ] || l3+=(--lpm-log "$out/dpdk-lpm.log")
+		[ "$run_burst" = 0 ] || l3+=(--criterion-dir "$crit")
+		for a in "${report_args[@]}"; do
+			case $a in "CPUs taken by"*) l3+=(--note "$a") ;; esac
+		done
+		python3 "$dpdk_src/report_l3.py" "${l3[@]}"
+	fi
+} | tee "$out/report.txt"
 say "logs and report in $out"
 [ -z "$burst_failed" ] || die "cargo bench failed for:$burst_failed (see the logs above)"

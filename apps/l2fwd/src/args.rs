@@ -123,23 +123,40 @@ const LONG_OPTIONS: &[(&str, bool)] = &[
     ("mac-updating", false),
 ];
 
-/// The short options and whether each takes a value (DPDK's `"p:Pq:T:"`).
-fn short_takes_value(c: char) -> Option<bool> {
-    match c {
-        'p' | 'q' | 'T' => Some(true),
-        'P' => Some(false),
-        _ => None,
-    }
+/// The short options, as `getopt`'s option string (a `:` after a letter that takes a
+/// value).
+const SHORT_OPTIONS: &str = "p:Pq:T:";
+
+/// One option found by [`getopt_long`], with its value if it takes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opt<'a> {
+    /// A short option: `-p 0x3`, `-p0x3`, or one of a group (`-Pp3`); `""` for a flag.
+    Short(char, &'a str),
+    /// A long option by its full name (even if abbreviated on the command line):
+    /// `--portmap=(0,1)`, `--portmap (0,1)`, `--no-mac`.
+    Long(&'static str, Option<&'a str>),
 }
 
-/// Parses `args`: the program name, then the application's arguments.
-pub fn parse(args: &[String]) -> Result<Options, ArgsError> {
-    let prgname = args.first().map_or("l2fwd", String::as_str);
-    let mut opts = Options::default();
-    let mut i = 1;
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
+/// `getopt_long` (GNU) over `args` (the program name, then the arguments): calls
+/// `apply` with every option in order and stops at the first error, `apply`'s or its
+/// own. `shorts` is `getopt`'s option string (`"p:Pq:T:"`), `longs` the long options
+/// and whether each takes a value.
+///
+/// Short options may be grouped (`-Pp 0x3`) and take their value attached or as the
+/// next argument; long options may be abbreviated to a unique prefix and take
+/// `--opt=value` or `--opt value`; a value may start with `-`; arguments that are not
+/// options are skipped (GNU moves them aside), and `--` ends the options. Syntax errors
+/// carry `getopt`'s own message (`"prog: invalid option -- 'x'"`).
+pub fn getopt_long<'a, E: From<GetoptError>>(
+    args: &'a [String],
+    shorts: &str,
+    longs: &[(&'static str, bool)],
+    mut apply: impl FnMut(Opt<'a>) -> Result<(), E>,
+) -> Result<(), E> {
+    let prgname = args.first().map_or("", String::as_str);
+    let err = |msg: String| E::from(GetoptError(format!("{prgname}: {msg}")));
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
         if arg == "--" {
             break;
         }
@@ -148,77 +165,91 @@ pub fn parse(args: &[String]) -> Result<Options, ArgsError> {
                 Some((n, v)) => (n, Some(v)),
                 None => (long, None),
             };
-            let (full, takes_value) = match_long(prgname, arg, name)?;
+            let (full, takes_value) = match_long(longs, name).map_err(|why| err(why(arg)))?;
             let value = match (takes_value, inline) {
                 (false, Some(_)) => {
-                    return Err(ArgsError::Getopt(format!(
-                        "{prgname}: option '--{full}' doesn't allow an argument"
-                    )));
+                    return Err(err(format!("option '--{full}' doesn't allow an argument")));
                 }
                 (false, None) => None,
-                (true, Some(v)) => Some(v.to_string()),
-                (true, None) => {
-                    let Some(v) = args.get(i) else {
-                        return Err(ArgsError::Getopt(format!(
-                            "{prgname}: option '--{full}' requires an argument"
-                        )));
-                    };
-                    i += 1;
-                    Some(v.clone())
-                }
+                (true, Some(v)) => Some(v),
+                (true, None) => Some(
+                    rest.next()
+                        .map(String::as_str)
+                        .ok_or_else(|| err(format!("option '--{full}' requires an argument")))?,
+                ),
             };
-            apply_long(&mut opts, full, value.as_deref())?;
-        } else if let Some(shorts) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
-            for (at, c) in shorts.char_indices() {
-                let Some(takes_value) = short_takes_value(c) else {
-                    return Err(ArgsError::Getopt(format!(
-                        "{prgname}: invalid option -- '{c}'"
-                    )));
+            apply(Opt::Long(full, value))?;
+        } else if let Some(group) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
+            for (at, c) in group.char_indices() {
+                let spec = shorts.find(c).filter(|_| c != ':');
+                let Some(spec) = spec else {
+                    return Err(err(format!("invalid option -- '{c}'")));
                 };
-                if !takes_value {
-                    apply_short(&mut opts, c, "")?;
+                if !shorts[spec + c.len_utf8()..].starts_with(':') {
+                    apply(Opt::Short(c, ""))?;
                     continue;
                 }
-                let rest = &shorts[at + c.len_utf8()..];
-                let value = if !rest.is_empty() {
-                    rest.to_string()
-                } else if let Some(v) = args.get(i) {
-                    i += 1;
-                    v.clone()
+                let attached = &group[at + c.len_utf8()..];
+                let value = if !attached.is_empty() {
+                    attached
                 } else {
-                    return Err(ArgsError::Getopt(format!(
-                        "{prgname}: option requires an argument -- '{c}'"
-                    )));
+                    rest.next()
+                        .map(String::as_str)
+                        .ok_or_else(|| err(format!("option requires an argument -- '{c}'")))?
                 };
-                apply_short(&mut opts, c, &value)?;
+                apply(Opt::Short(c, value))?;
                 break;
             }
         }
-        // Anything else is not an option: getopt_long moves it aside and l2fwd ignores it.
     }
+    Ok(())
+}
+
+/// A command-line syntax error, with `getopt_long`'s message (printed on stderr).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetoptError(pub String);
+
+impl From<GetoptError> for ArgsError {
+    fn from(e: GetoptError) -> Self {
+        ArgsError::Getopt(e.0)
+    }
+}
+
+/// Parses `args`: the program name, then the application's arguments.
+pub fn parse(args: &[String]) -> Result<Options, ArgsError> {
+    let mut opts = Options::default();
+    getopt_long(args, SHORT_OPTIONS, LONG_OPTIONS, |opt| match opt {
+        Opt::Short(c, value) => apply_short(&mut opts, c, value),
+        Opt::Long(name, value) => apply_long(&mut opts, name, value),
+    })?;
     Ok(opts)
 }
 
-/// Finds a long option by its name or a unique prefix, as `getopt_long`.
-fn match_long(prgname: &str, arg: &str, name: &str) -> Result<(&'static str, bool), ArgsError> {
-    if let Some(&(full, v)) = LONG_OPTIONS.iter().find(|(n, _)| *n == name) {
-        return Ok((full, v));
-    }
-    let candidates: Vec<_> = LONG_OPTIONS
+/// Finds a long option by its name or a unique prefix, as `getopt_long`; on failure,
+/// the message for the argument as given.
+fn match_long(
+    longs: &[(&'static str, bool)],
+    name: &str,
+) -> Result<(&'static str, bool), impl FnOnce(&str) -> String> {
+    let exact = longs.iter().find(|(n, _)| *n == name);
+    let candidates: Vec<_> = longs
         .iter()
         .filter(|(n, _)| !name.is_empty() && n.starts_with(name))
         .collect();
-    match *candidates.as_slice() {
-        [&(full, v)] => Ok((full, v)),
-        [] => Err(ArgsError::Getopt(format!(
-            "{prgname}: unrecognized option '{arg}'"
-        ))),
-        ref many => {
+    match (exact, candidates.as_slice()) {
+        (Some(&(full, v)), _) | (None, &[&(full, v)]) => Ok((full, v)),
+        (None, many) => {
             let names: Vec<_> = many.iter().map(|(n, _)| format!("'--{n}'")).collect();
-            Err(ArgsError::Getopt(format!(
-                "{prgname}: option '{arg}' is ambiguous; possibilities: {}",
-                names.join(" ")
-            )))
+            Err(move |arg: &str| {
+                if names.is_empty() {
+                    format!("unrecognized option '{arg}'")
+                } else {
+                    format!(
+                        "option '{arg}' is ambiguous; possibilities: {}",
+                        names.join(" ")
+                    )
+                }
+            })
         }
     }
 }
@@ -235,7 +266,7 @@ fn apply_short(opts: &mut Options, c: char, value: &str) -> Result<(), ArgsError
         'T' => {
             opts.timer_period = parse_timer_period(value).ok_or(ArgsError::InvalidTimerPeriod)?;
         }
-        _ => unreachable!("short options are checked against short_takes_value"),
+        _ => unreachable!("short options come from SHORT_OPTIONS"),
     }
     Ok(())
 }
@@ -253,7 +284,7 @@ fn apply_long(opts: &mut Options, name: &str, value: Option<&str>) -> Result<(),
 /// C's `strtoul(s, &end, base)` for base 0, 10 or 16: the value (saturated, as on
 /// overflow C gives `ULONG_MAX`; `-n` wraps as in C), whether it overflowed, and the
 /// unparsed rest; `None` if no digit was read (`end == s`).
-fn strtoul(s: &str, base: u32) -> Option<(u64, bool, &str)> {
+pub fn strtoul(s: &str, base: u32) -> Option<(u64, bool, &str)> {
     let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let (neg, t) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -328,6 +359,23 @@ pub fn parse_timer_period(s: &str) -> Option<u64> {
     }
 }
 
+/// The text inside each `(...)` of `s`, in order, text between and around them
+/// skipped: how DPDK's `--portmap` and `--config` parsers walk their argument. An item
+/// is `Err` where a `(` has no `)` after it, or the text inside is 256 bytes or longer
+/// (DPDK's buffer); iteration should stop there.
+pub fn parenthesized(s: &str) -> impl Iterator<Item = Result<&str, ()>> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let inner = &rest?[rest?.find('(')? + 1..];
+        let Some(close) = inner.find(')') else {
+            rest = None;
+            return Some(Err(()));
+        };
+        rest = Some(&inner[close..]);
+        Some(Some(&inner[..close]).filter(|f| f.len() < 256).ok_or(()))
+    })
+}
+
 /// `l2fwd_parse_port_pair_config`: every `(a,b)` in the string, in order, text between
 /// and around them ignored. A pair is refused when its `)` is missing, it is 256 bytes
 /// or longer, it has fewer than two comma-separated fields, a field does not start
@@ -336,15 +384,8 @@ pub fn parse_timer_period(s: &str) -> Option<u64> {
 pub fn parse_portmap(s: &str) -> Result<Vec<(u16, u16)>, ArgsError> {
     let bad = || ArgsError::InvalidPortmap { detail: None };
     let mut pairs = Vec::new();
-    let mut rest = s;
-    while let Some(open) = rest.find('(') {
-        let inner = &rest[open + 1..];
-        let close = inner.find(')').ok_or_else(bad)?;
-        let field = &inner[..close];
-        rest = &inner[close..];
-        if field.len() >= 256 {
-            return Err(bad());
-        }
+    for field in parenthesized(s) {
+        let field = field.map_err(|_| bad())?;
         // rte_strsplit(s, ..., 2, ','): the first token ends at the first comma, the
         // second at the next one (or the end).
         let Some((a, b)) = field.split_once(',') else {

@@ -77,6 +77,29 @@ impl PortStatistics {
             dropped: self.tx_dropped.0.1.get(),
         }
     }
+
+    /// Counts `n` packets received. Only one thread may count into a table (the
+    /// counters are bumped without atomic read-modify-writes): an application whose
+    /// lcores share ports gives each its own table and prints their sum.
+    #[inline(always)]
+    pub fn add_rx(&self, n: u64) {
+        self.rx.0.add(n);
+    }
+
+    /// Counts `n` packets dropped (by the TX queue, or by the application); one thread
+    /// per table, as [`add_rx`](Self::add_rx).
+    #[inline(always)]
+    pub fn add_dropped(&self, n: u64) {
+        self.tx_dropped.0.1.add(n);
+    }
+}
+
+impl std::ops::AddAssign for PortCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.tx += other.tx;
+        self.rx += other.rx;
+        self.dropped += other.dropped;
+    }
 }
 
 /// The counters of every port, by port id.
@@ -90,18 +113,22 @@ pub fn new_statistics() -> Statistics {
 }
 
 /// DPDK's `print_stats`: clears the screen and prints every enabled port's counters and
-/// their totals, to stdout, flushed.
-pub fn print_stats(stats: &[PortStatistics], portmask: u32) {
+/// their totals, to stdout, flushed. A port's counters are the sum of its counters in
+/// every table of `tables` (one table per lcore where lcores share ports).
+pub fn print_stats(tables: &[Statistics], portmask: u32) {
     let mut out = String::with_capacity(1024);
     // Clear the screen, cursor to the top left.
     out.push_str("\x1b[2J\x1b[1;1H");
     out.push_str("\nPort statistics ====================================");
     let mut total = PortCounts::default();
-    for (port, s) in stats.iter().enumerate() {
+    for port in 0..MAX_ETHPORTS {
         if !enabled(portmask, port) {
             continue;
         }
-        let c = s.get();
+        let mut c = PortCounts::default();
+        for table in tables {
+            c += table.get(port).map(PortStatistics::get).unwrap_or_default();
+        }
         out.push_str(&format!(
             "\nStatistics for port {port} ------------------------------\
              \nPackets sent: {:>24}\
@@ -109,9 +136,7 @@ pub fn print_stats(stats: &[PortStatistics], portmask: u32) {
              \nPackets dropped: {:>21}",
             c.tx, c.rx, c.dropped
         ));
-        total.tx += c.tx;
-        total.rx += c.rx;
-        total.dropped += c.dropped;
+        total += c;
     }
     out.push_str(&format!(
         "\nAggregate statistics ===============================\
@@ -315,28 +340,29 @@ pub struct StatsTimer {
     period: u64,
     /// Ticks since the last printout.
     elapsed: u64,
-    stats: Statistics,
+    tables: Vec<Statistics>,
     portmask: u32,
 }
 
 impl StatsTimer {
-    /// Prints `stats` of the ports in `portmask` every `period_secs` seconds.
-    pub fn new(period_secs: u64, stats: Statistics, portmask: u32) -> Self {
+    /// Prints the sum of `tables` (see [`print_stats`]) for the ports in `portmask`
+    /// every `period_secs` seconds.
+    pub fn new(period_secs: u64, tables: Vec<Statistics>, portmask: u32) -> Self {
         let period = period_secs.saturating_mul(tsc::hz());
         Self {
             period,
             elapsed: period,
-            stats,
+            tables,
             portmask,
         }
     }
 
     /// Counts `ticks` more; prints if the period is over.
     #[inline]
-    fn advance(&mut self, ticks: u64) {
+    pub fn advance(&mut self, ticks: u64) {
         self.elapsed = self.elapsed.saturating_add(ticks);
         if self.elapsed >= self.period {
-            print_stats(&self.stats, self.portmask);
+            print_stats(&self.tables, self.portmask);
             self.elapsed = 0;
         }
     }
@@ -393,8 +419,9 @@ impl LcoreWork {
     }
 }
 
-/// The main lcore without ports still prints the statistics (DPDK's would print none).
-fn stats_only(timer: &mut StatsTimer, stop: &AtomicBool) {
+/// The main lcore without ports still prints the statistics (DPDK's would print none):
+/// every millisecond it checks the timer, until `stop` is set.
+pub fn stats_only(timer: &mut StatsTimer, stop: &AtomicBool) {
     let mut prev = tsc::now();
     timer.advance(0);
     while !stop.load(Ordering::Relaxed) {

@@ -44,13 +44,14 @@ pub const MEMPOOL_CACHE_SIZE: usize = 256;
 pub const POOL_FULL_MSG: &str = "every mbuf is back in the pool";
 
 /// DPDK's `rte_exit(EXIT_FAILURE, ...)`: the cause on stderr, exit code 1.
-fn rte_exit(cause: impl std::fmt::Display) -> ! {
+pub fn rte_exit(cause: impl std::fmt::Display) -> ! {
     let _ = io::stdout().flush();
     eprintln!("EAL: Error - exiting with code: 1\n  Cause: {cause}");
     std::process::exit(1)
 }
 
-fn flush_stdout() {
+/// Flushes stdout, as DPDK's `fflush(stdout)` after a partial line.
+pub fn flush_stdout() {
     let _ = io::stdout().flush();
 }
 
@@ -145,11 +146,44 @@ where
         &eal, &opts, plan, &dst, &ports, rxqs, txqs, &pool, &stats, portmask,
     );
 
-    let mut code = 0;
     let stop = burst_eal::stop_flag();
     let jobs = work
         .into_iter()
         .map(|(id, work)| (id, move |_: LcoreId| work.run(stop)));
+    let mut code = if launch_and_wait("l2fwd", &eal, jobs) {
+        0
+    } else {
+        1
+    };
+
+    if opts.timer_period > 0 {
+        fwd::print_stats(std::slice::from_ref(&stats), portmask);
+    }
+
+    close_ports(&mut ports, portmask);
+    drop(ports);
+    if !check_pool("l2fwd", &pool) {
+        code = 1;
+    }
+    drop(eal);
+    println!("Bye...");
+    flush_stdout();
+    code
+}
+
+/// Runs `jobs` on their lcores and waits for them all (they return once the stop flag
+/// is set); then says which signal stopped them, as DPDK's examples do ("Signal 2
+/// received, preparing to exit..."). Whether every job ran and ended well (else the
+/// failures are logged under `target`).
+pub fn launch_and_wait<F>(
+    target: &str,
+    eal: &Eal,
+    jobs: impl IntoIterator<Item = (LcoreId, F)>,
+) -> bool
+where
+    F: FnOnce(LcoreId) + Send + 'static,
+{
+    let mut ok = true;
     match eal.launch_each(jobs) {
         Ok(launched) => {
             let results = launched.wait();
@@ -158,21 +192,22 @@ where
             }
             for (lcore, result) in results {
                 if let Err(err) = result {
-                    log::error!(target: "l2fwd", "lcore {lcore}: {err}");
-                    code = 1;
+                    log::error!(target: target, "lcore {lcore}: {err}");
+                    ok = false;
                 }
             }
         }
         Err(err) => {
-            log::error!(target: "l2fwd", "cannot launch the lcores: {err}");
-            code = 1;
+            log::error!(target: target, "cannot launch the lcores: {err}");
+            ok = false;
         }
     }
+    ok
+}
 
-    if opts.timer_period > 0 {
-        fwd::print_stats(&stats, portmask);
-    }
-
+/// Stops and closes every enabled port, as DPDK's examples do at exit ("Closing port
+/// 0... Done").
+pub fn close_ports(ports: &mut [Port], portmask: u32) {
     for port in ports.iter_mut() {
         if !enabled(portmask, port.id().into()) {
             continue;
@@ -187,23 +222,23 @@ where
         }
         println!(" Done");
     }
-    drop(ports);
+}
 
+/// Whether every mbuf of `pool` came back (once the ports are closed and the lcores
+/// done): logs [`POOL_FULL_MSG`] under `target` if so, an error naming the leak if not.
+pub fn check_pool(target: &str, pool: &PktPool) -> bool {
     if pool.is_full() {
-        log::info!(target: "l2fwd", "{POOL_FULL_MSG} ({} mbufs)", pool.size());
+        log::info!(target: target, "{POOL_FULL_MSG} ({} mbufs)", pool.size());
+        true
     } else {
         log::error!(
-            target: "l2fwd",
+            target: target,
             "mbuf leak: {} of {} mbufs are not back in the pool",
             pool.in_use(),
             pool.size()
         );
-        code = 1;
+        false
     }
-    drop(eal);
-    println!("Bye...");
-    flush_stdout();
-    code
 }
 
 type Queues = (Vec<Option<RxQueue>>, Vec<Option<TxQueue>>);
@@ -257,7 +292,7 @@ fn init_ports(ports: &mut [Port], portmask: u32, opts: &Options, pool: &PktPool)
 
 /// DPDK's `check_all_ports_link_status`: waits up to 9 s for every enabled port's link,
 /// printing a dot every 100 ms, then each port's link.
-fn check_all_ports_link_status(ports: &[Port], portmask: u32) {
+pub fn check_all_ports_link_status(ports: &[Port], portmask: u32) {
     const CHECK_INTERVAL: Duration = Duration::from_millis(100);
     const MAX_CHECK_TIME: u32 = 90;
     let stop = burst_eal::stop_flag();
@@ -334,7 +369,7 @@ fn lcore_work(
                     }))
                 };
             let timer = (id == main && opts.timer_period > 0)
-                .then(|| StatsTimer::new(opts.timer_period, stats.clone(), portmask));
+                .then(|| StatsTimer::new(opts.timer_period, vec![stats.clone()], portmask));
             let work = LcoreWork {
                 lcore: id.get(),
                 ports: forwards,

@@ -11,18 +11,6 @@ use common::*;
 /// Long enough for a busy 2-CPU machine running other tests.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn args(name: &str, lcores: &str, vdevs: &[String], app: &[&str]) -> Vec<String> {
-    let mut a = vec!["-l".to_string(), lcores.to_string()];
-    a.extend(eal_args(name));
-    for v in vdevs {
-        a.push("--vdev".into());
-        a.push(v.clone());
-    }
-    a.push("--".into());
-    a.extend(app.iter().map(|s| s.to_string()));
-    a
-}
-
 /// Runs l2fwd until its statistics show `expect` packets sent, then sends SIGINT.
 fn forward(name: &str, lcores: &str, vdevs: &[String], app: &[&str], expect: u64) -> Output {
     let mut l2fwd = Running::start(&args(name, lcores, vdevs, app));
