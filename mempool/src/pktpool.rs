@@ -150,6 +150,15 @@ impl PktPool {
     }
 }
 
+/// Two handles are equal when they are handles to the same pool.
+impl PartialEq for PktPool {
+    fn eq(&self, other: &Self) -> bool {
+        self.pool.as_ptr() == other.pool.as_ptr()
+    }
+}
+
+impl Eq for PktPool {}
+
 impl fmt::Debug for PktPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PktPool")

@@ -1,8 +1,10 @@
 //! The poll-mode drivers, one folder each.
 
-use burst_mempool::{Mbuf, MbufCache, MempoolError, PktPool, free_bulk};
+use std::cell::RefCell;
 
-use crate::ethdev::{EthError, Link, PortId};
+use burst_mempool::{Exhausted, Mbuf, MbufCache, PktPool, free_bulk};
+
+use crate::ethdev::Link;
 
 pub mod e1000e;
 pub mod null;
@@ -10,24 +12,98 @@ pub mod pcap;
 pub mod ring;
 pub mod virtio;
 
-/// Mbufs a queue's cache holds at most: enough for a few bursts.
-const QUEUE_CACHE_SIZE: usize = 256;
+/// Mbufs a thread's cache of a pool holds at most: enough for a few bursts.
+const LCORE_CACHE_SIZE: usize = 256;
 
-/// A queue's cache of `pool`: [`QUEUE_CACHE_SIZE`], or a quarter of a small pool, so
-/// that a cache never holds what other queues of the pool need.
-fn queue_cache(pool: &PktPool) -> Result<MbufCache, MempoolError> {
-    pool.cache(QUEUE_CACHE_SIZE.min(pool.size() / 4))
+thread_local! {
+    /// This thread's cache of each pool its queues take mbufs from or give them to.
+    static LCORE_CACHES: RefCell<Vec<(PktPool, MbufCache)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The mbuf cache an RX queue refills from.
-pub(crate) fn rx_cache(pool: &PktPool, port: PortId, queue: u16) -> Result<MbufCache, EthError> {
-    queue_cache(pool).map_err(|e| EthError::Invalid {
-        port,
-        msg: format!(
-            "RX queue {queue}: no cache of mempool '{}': {e}",
-            pool.name()
-        ),
-    })
+/// The calling thread's mbuf cache of a pool, shared by every queue the thread polls:
+/// RX refills take from it and TX completions give back to it, so the buffer a TX
+/// queue frees is the next one an RX queue fills, still warm, as DPDK's PMDs share
+/// the lcore's mempool cache. Made at first use, [`LCORE_CACHE_SIZE`] or a quarter of
+/// a small pool; it goes back to the pool when the thread ends (and counts as free
+/// until then).
+pub(crate) struct LcoreCache {
+    pool: PktPool,
+}
+
+impl LcoreCache {
+    /// The thread caches of `pool`.
+    pub(crate) fn new(pool: &PktPool) -> Self {
+        Self { pool: pool.clone() }
+    }
+
+    /// Runs `f(cache, arg)` on this thread's cache of the pool, or `fallback(pool, arg)`
+    /// on the pool itself when the caches are in use (a free inside `f`) or torn down
+    /// (thread exit).
+    #[inline(always)]
+    fn with<A, R>(
+        &self,
+        arg: A,
+        f: impl FnOnce(&mut MbufCache, A) -> R,
+        fallback: impl FnOnce(&PktPool, A) -> R,
+    ) -> R {
+        let mut call = Some((f, arg));
+        let done = LCORE_CACHES.try_with(|caches| {
+            let mut caches = caches.try_borrow_mut().ok()?;
+            let i = match caches.iter().position(|(pool, _)| *pool == self.pool) {
+                Some(i) => i,
+                None => {
+                    let size = LCORE_CACHE_SIZE.min(self.pool.size() / 4);
+                    caches.push((self.pool.clone(), self.pool.cache(size).ok()?));
+                    caches.len() - 1
+                }
+            };
+            let (f, arg) = call.take()?;
+            Some(f(&mut caches[i].1, arg))
+        });
+        match (done, call) {
+            (Ok(Some(r)), _) => r,
+            (_, Some((_, arg))) => fallback(&self.pool, arg),
+            (_, None) => unreachable!("`f` runs once, and its result is returned"),
+        }
+    }
+
+    /// Appends exactly `n` mbufs to `out`, or none.
+    #[inline]
+    pub(crate) fn alloc_bulk(&self, out: &mut Vec<Mbuf>, n: usize) -> Result<(), Exhausted> {
+        self.with(
+            out,
+            |c, out| c.alloc_bulk(out, n),
+            |p, out| p.alloc_bulk(out, n),
+        )
+    }
+
+    /// One mbuf.
+    #[inline]
+    pub(crate) fn alloc(&self) -> Option<Mbuf> {
+        self.with((), |c, ()| c.alloc(), |p, ()| p.alloc())
+    }
+
+    /// Frees every mbuf of `mbufs` (those of other pools go to theirs).
+    #[inline]
+    pub(crate) fn free_bulk(&self, mbufs: &mut Vec<Mbuf>) {
+        self.with(mbufs, MbufCache::free_bulk, |_, mbufs| free_bulk(mbufs))
+    }
+
+    /// Frees one mbuf.
+    pub(crate) fn free(&self, m: Mbuf) {
+        self.with(m, MbufCache::free, |_, m| drop(m))
+    }
+
+    /// Gives this thread's cached mbufs of the pool back to it, so that the pool is
+    /// full again once a port has stopped and released its buffers.
+    pub(crate) fn flush(&self) {
+        self.with((), |c, ()| c.flush(), |_, ()| ())
+    }
+}
+
+/// The cache an RX queue refills from: the polling thread's cache of `pool`.
+pub(crate) fn rx_cache(pool: &PktPool) -> LcoreCache {
+    LcoreCache::new(pool)
 }
 
 /// The link a virtual port reports, as DPDK's null, ring and pcap drivers do: 10 Gb/s,
@@ -41,13 +117,14 @@ pub(crate) fn virtual_link(started: bool) -> Link {
     }
 }
 
-/// Frees a TX queue's sent (or dropped) mbufs through a cache of their pool, made at
-/// the first free. DPDK's TX paths free into the lcore's mempool cache; without one
-/// every burst would go through the pool's ring (a CAS, and FIFO reuse of cold
-/// buffers). Mbufs of other pools still go to theirs.
+/// Frees a TX queue's sent (or dropped) mbufs through the thread's cache of their
+/// pool (see [`LcoreCache`]), learnt from the first mbuf freed. DPDK's TX paths free
+/// into the lcore's mempool cache; without one every burst would go through the
+/// pool's ring (a CAS, and FIFO reuse of cold buffers). Mbufs of other pools still go
+/// to theirs.
 #[derive(Default)]
 pub(crate) struct TxFree {
-    cache: Option<MbufCache>,
+    cache: Option<LcoreCache>,
 }
 
 impl TxFree {
@@ -57,9 +134,9 @@ impl TxFree {
         if self.cache.is_none()
             && let Some(first) = pkts.first()
         {
-            self.cache = queue_cache(&first.pool()).ok();
+            self.cache = Some(LcoreCache::new(&first.pool()));
         }
-        match &mut self.cache {
+        match &self.cache {
             Some(cache) => cache.free_bulk(pkts),
             None => free_bulk(pkts),
         }

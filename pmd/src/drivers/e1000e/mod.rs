@@ -453,7 +453,7 @@ impl Driver for E1000e {
         self.check_mtu_fits(self.mtu, buf_size)?;
         let dma = map_pool(&self.dev, pool)
             .map_err(|err| device_error(&self.name, "map the mempool for DMA", err))?;
-        let cache = rx_cache(pool, self.port, queue)?;
+        let cache = rx_cache(pool);
         let (base, _) = self.mem.ring::<RxDesc>(0);
         // SAFETY: the RX slot of the descriptor memory holds MAX_DESC >= nb_desc
         // descriptors, page-aligned; `mem` keeps it; only this queue's ring (the previous

@@ -20,14 +20,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
 
 use burst_eal::vfio::Bar;
-use burst_mempool::{Mbuf, MbufCache, MbufHeader};
+use burst_mempool::{Mbuf, MbufHeader};
 
 use super::desc::{
     RXD_ERR_FRAME, RXD_STAT_DD, RXD_STAT_EOP, RxDesc, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS,
     TXD_STAT_DD, TxDesc,
 };
 use super::regs::{RDT, TDT};
-use crate::drivers::TxFree;
+use crate::drivers::{LcoreCache, TxFree};
 use crate::ethdev::{PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 
@@ -240,7 +240,7 @@ pub(super) struct RxRing {
     tail: usize,
     /// Skipping the descriptors of a packet that did not fit one buffer, up to its end.
     dropping: bool,
-    cache: MbufCache,
+    cache: LcoreCache,
     /// One burst's fresh mbufs, taken from the cache in one bulk.
     fresh: Vec<Mbuf>,
     /// Mbufs of dropped packets, freed in one bulk.
@@ -257,7 +257,7 @@ impl RxRing {
     /// An empty ring over `desc`, refilled from `cache`, counting into `counters`.
     pub(super) fn new(
         desc: DescRing<RxDesc>,
-        cache: MbufCache,
+        cache: LcoreCache,
         port: PortId,
         counters: Arc<QueueCounters>,
     ) -> Self {
@@ -744,7 +744,7 @@ mod tests {
 
     fn rx_ring(mem: &Memory, pool: &PktPool, len: usize) -> (RxRing, Arc<QueueCounters>) {
         let counters = Arc::new(QueueCounters::default());
-        let ring = RxRing::new(ring(mem, len), pool.cache(64).unwrap(), 3, counters.clone());
+        let ring = RxRing::new(ring(mem, len), LcoreCache::new(pool), 3, counters.clone());
         (ring, counters)
     }
 
@@ -885,13 +885,13 @@ mod tests {
     #[test]
     fn rx_without_mbufs_takes_what_there_is() {
         let mem = memory();
-        // 63 mbufs: 32 in the ring, 31 left, all in the pool (no cache).
+        // 63 mbufs: 32 in the ring, 31 left, in the pool and this thread's cache of it.
         let pool = pool(&mem, 63);
         let counters = Arc::new(QueueCounters::default());
-        let mut rx = RxRing::new(ring(&mem, 32), pool.cache(0).unwrap(), 0, counters.clone());
+        let mut rx = RxRing::new(ring(&mem, 32), LcoreCache::new(&pool), 0, counters.clone());
         rx.fill().unwrap();
         let mut held = Vec::new();
-        pool.alloc_bulk(&mut held, 29).unwrap();
+        LcoreCache::new(&pool).alloc_bulk(&mut held, 29).unwrap();
         for i in 0..5 {
             device_rx(&rx, i, &frame(i as u8, 64), RXD_STAT_DD | RXD_STAT_EOP, 0);
         }
@@ -909,7 +909,7 @@ mod tests {
         assert!(pool.is_full());
 
         let small = self::pool(&mem, 31);
-        let mut rx = RxRing::new(ring(&mem, 32), small.cache(4).unwrap(), 0, counters);
+        let mut rx = RxRing::new(ring(&mem, 32), LcoreCache::new(&small), 0, counters);
         assert_eq!(rx.fill().unwrap_err().need, 32);
         assert!(small.is_full(), "a failed fill keeps nothing");
     }

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use burst_mempool::{Mbuf, MbufCache, PktPool};
+use burst_mempool::{Mbuf, PktPool};
 
-use crate::drivers::{TxFree, rx_cache};
+use crate::drivers::{LcoreCache, TxFree, rx_cache};
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 use crate::vdev::{VdevArgs, VdevDriver};
@@ -93,7 +93,7 @@ impl Driver for NullDev {
                 ),
             });
         }
-        let cache = rx_cache(pool, self.port, queue)?;
+        let cache = rx_cache(pool);
         Ok(Box::new(NullRx {
             params: self.params,
             cache,
@@ -141,7 +141,7 @@ impl Driver for NullDev {
 
 struct NullRx {
     params: Params,
-    cache: MbufCache,
+    cache: LcoreCache,
     counters: Arc<QueueCounters>,
     /// The bytes `copy=1` writes into each packet.
     dummy: Vec<u8>,

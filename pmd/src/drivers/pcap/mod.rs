@@ -217,7 +217,7 @@ impl Driver for PcapDev {
             RxSource::Nothing => return Ok(Box::new(NoRx)),
             RxSource::File(path) => path,
         };
-        let cache = rx_cache(pool, self.port, queue)?;
+        let cache = rx_cache(pool);
         let dev = &self.name;
         if self.infinite_rx {
             let replay = file::load(path).map_err(|e| io_error(dev, "rx_pcap", path, e))?;

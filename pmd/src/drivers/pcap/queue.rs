@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use burst_mempool::{Exhausted, Mbuf, MbufCache};
+use burst_mempool::{Exhausted, Mbuf};
 
 use super::file::{Reader, Replay, SNAPLEN, Writer};
-use crate::drivers::TxFree;
+use crate::drivers::{LcoreCache, TxFree};
 use crate::ethdev::{PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 
@@ -18,7 +18,7 @@ use crate::stats::QueueCounters;
 pub(super) struct FileRx {
     pub reader: Reader,
     pub path: PathBuf,
-    pub cache: MbufCache,
+    pub cache: LcoreCache,
     pub port: PortId,
     pub counters: Arc<QueueCounters>,
     /// The file ended, or failed: nothing more to read.
@@ -28,7 +28,7 @@ pub(super) struct FileRx {
 /// Copies `data` into the empty, fresh mbuf `head`, chaining more mbufs from `cache`
 /// when it does not fit. `None` when the cache and pool ran out, or the chain would
 /// exceed its 65535 segments; the caller drops `head` and what was chained to it.
-fn fill(cache: &mut MbufCache, head: &mut Mbuf, data: &[u8]) -> Option<()> {
+fn fill(cache: &LcoreCache, head: &mut Mbuf, data: &[u8]) -> Option<()> {
     let (first, mut rest) = data.split_at(data.len().min(head.tailroom()));
     head.append(first.len()).ok()?.copy_from_slice(first);
     while !rest.is_empty() {
@@ -71,7 +71,7 @@ impl RxBurst for FileRx {
                     break;
                 }
                 Some(Ok(p)) => {
-                    if fill(&mut self.cache, &mut m, &p.data).is_none() {
+                    if fill(&self.cache, &mut m, &p.data).is_none() {
                         // As DPDK: the packet is lost, counted as an error.
                         self.counters.add_errors(1);
                         self.cache.free(m);
@@ -95,7 +95,7 @@ pub(super) struct ReplayRx {
     pub replay: Replay,
     /// The packet the next burst starts with.
     pub next: usize,
-    pub cache: MbufCache,
+    pub cache: LcoreCache,
     pub port: PortId,
     pub counters: Arc<QueueCounters>,
 }

@@ -499,7 +499,7 @@ impl Driver for VirtioNet {
         self.check_mtu_fits(self.mtu, cfg.data_room)?;
         let dma = map_pool(&self.dev, pool)
             .map_err(|err| device_error(&self.name, "map the mempool for DMA", err))?;
-        let cache = rx_cache(pool, self.port, queue)?;
+        let cache = rx_cache(pool);
         let notifier = self.notifier(RX_VQ)?;
         // The previous queue, if any, goes first: it holds no mbuf (the port is stopped).
         self.rx = None;

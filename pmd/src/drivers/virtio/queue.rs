@@ -22,7 +22,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{Ordering, fence};
 use std::sync::{Arc, Mutex};
 
-use burst_mempool::{Mbuf, MbufCache, MbufHeader};
+use burst_mempool::{Mbuf, MbufHeader};
 
 use super::net::NET_HDR_LEN;
 use super::pci::Notifier;
@@ -30,7 +30,7 @@ use super::virtqueue::{
     VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
     VirtqDesc, Vring,
 };
-use crate::drivers::TxFree;
+use crate::drivers::{LcoreCache, TxFree};
 use crate::ethdev::{PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 
@@ -79,7 +79,7 @@ pub(super) struct RxRing {
     last_used: u16,
     /// The available `idx` the driver has reached.
     avail_idx: u16,
-    cache: MbufCache,
+    cache: LcoreCache,
     /// One burst's fresh mbufs, taken from the cache in one bulk.
     fresh: Vec<Mbuf>,
     /// Mbufs of dropped packets, freed in one bulk.
@@ -96,7 +96,7 @@ impl RxRing {
     /// An empty ring over `vq`, refilled from `cache`, counting into `counters`.
     pub(super) fn new(
         vq: Vring,
-        cache: MbufCache,
+        cache: LcoreCache,
         port: PortId,
         counters: Arc<QueueCounters>,
     ) -> Self {
@@ -588,12 +588,7 @@ mod tests {
 
     fn rx_ring(mem: &Memory, pool: &PktPool, size: u16) -> (RxRing, Arc<QueueCounters>) {
         let counters = Arc::new(QueueCounters::default());
-        let ring = RxRing::new(
-            vring(mem, size),
-            pool.cache(64).unwrap(),
-            3,
-            counters.clone(),
-        );
+        let ring = RxRing::new(vring(mem, size), LcoreCache::new(pool), 3, counters.clone());
         (ring, counters)
     }
 
@@ -744,13 +739,13 @@ mod tests {
     #[test]
     fn rx_without_mbufs_takes_what_there_is() {
         let mem = memory();
-        // 63 mbufs: 32 in the ring, 31 left, all in the pool (no cache).
+        // 63 mbufs: 32 in the ring, 31 left, in the pool and this thread's cache of it.
         let pool = pool(&mem, 63);
         let counters = Arc::new(QueueCounters::default());
-        let mut rx = RxRing::new(vring(&mem, 32), pool.cache(0).unwrap(), 0, counters.clone());
+        let mut rx = RxRing::new(vring(&mem, 32), LcoreCache::new(&pool), 0, counters.clone());
         rx.fill().unwrap();
         let mut held = Vec::new();
-        pool.alloc_bulk(&mut held, 29).unwrap();
+        LcoreCache::new(&pool).alloc_bulk(&mut held, 29).unwrap();
         for i in 0..5 {
             device_rx(&rx.vq, i, i, &frame(i as u8, 64));
         }
@@ -767,7 +762,7 @@ mod tests {
         assert!(pool.is_full());
 
         let small = self::pool(&mem, 31);
-        let mut rx = RxRing::new(vring(&mem, 32), small.cache(4).unwrap(), 0, counters);
+        let mut rx = RxRing::new(vring(&mem, 32), LcoreCache::new(&small), 0, counters);
         assert_eq!(rx.fill().unwrap_err().need, 32);
         assert!(small.is_full(), "a failed fill keeps nothing");
     }
