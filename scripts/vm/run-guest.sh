@@ -8,8 +8,12 @@
 #   GUESTDIR  made by build-initrd.sh (vmlinuz, initrd.img)
 #   COMMAND   shell run in the guest's /burst, after the NICs are bound to vfio-pci
 #   NIC       e1000e or virtio; NIC i sits at PCI 0000:00:0<3+i>.0, MAC 52:54:00:12:34:5<i>
-# Prints the guest's console; exits with the command's exit status (99 if the guest
-# did not report one). GUEST_TIMEOUT (seconds, default 300) bounds the run.
+# The guest's console is this script's stdin and stdout: a test can write lines for the
+# command to `read`. QEMU's QMP monitor listens at SOCKDIR/qmp.sock (for `set_link nI
+# off|on`: netdev nI is NIC i's wire). Prints the guest's console; exits with the
+# command's exit status (99 if the guest did not report one). GUEST_TIMEOUT (seconds,
+# default 300) bounds the run; GUEST_IOMMU=off boots without the vIOMMU (no IOMMU
+# groups, so vfio-pci cannot take the NICs).
 set -euo pipefail
 
 guest=${1:?usage: run-guest.sh GUESTDIR SOCKDIR COMMAND NIC...}
@@ -49,14 +53,22 @@ printf '%s\n' "${nics[@]}" > "$work/root/burst/nics"
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/extra.img"
 cat "$guest/initrd.img" "$work/extra.img" > "$work/initrd.img"
 
+iommu=(-device intel-iommu,intremap=on,caching-mode=on,aw-bits=48)
+iommu_append="intel_iommu=on iommu=pt"
+if [ "${GUEST_IOMMU:-on}" = off ]; then
+    iommu=()
+    iommu_append="intel_iommu=off"
+fi
+rm -f "$sockdir/qmp.sock"
+
 status=99
 while IFS= read -r line; do
     printf '%s\n' "$line"
     case $line in BURST-EXIT\ *) status=${line#BURST-EXIT }; status=${status%$'\r'} ;; esac
 done < <(timeout "${GUEST_TIMEOUT:-300}" qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split \
     -cpu max -m 1536 -smp 2 -nodefaults -display none -no-reboot -serial stdio \
-    -device intel-iommu,intremap=on,caching-mode=on,aw-bits=48 \
+    "${iommu[@]}" -qmp "unix:$sockdir/qmp.sock,server=on,wait=off" \
     "${netargs[@]}" \
     -kernel "$guest/vmlinuz" -initrd "$work/initrd.img" \
-    -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 init_on_alloc=0 quiet" 2>&1)
+    -append "console=ttyS0 $iommu_append panic=-1 init_on_alloc=0 quiet" 2>&1)
 exit "$status"
