@@ -1254,14 +1254,13 @@ echo "BURST-RUN testpmd"; dpdk-testpmd -l 0 -a 0000:00:03.0 -- --total-num-mbufs
          needs it",
     );
     assert!(bind.contains("rc=1\n"), "{bind}");
-    // The PCI probe checks the driver before the IOMMU group, so l2fwd sends the user
-    // to bind_vfio.sh, which then names the IOMMU (eal::vfio's NoIommuGroup, "no IOMMU
-    // group for ...: enable the IOMMU", is not reached).
+    // l2fwd names the missing IOMMU first: binding cannot help without one.
     let l2fwd = section(&out, "l2fwd");
     line_with(
         l2fwd,
-        "Cause: 0000:00:03.0: net_e1000e: 0000:00:03.0 (8086:10d3) is not bound to vfio-pci \
-         (it has no driver): run scripts/bind_vfio.sh bind 0000:00:03.0",
+        "Cause: 0000:00:03.0: net_e1000e: 0000:00:03.0 (8086:10d3) is in no IOMMU group: \
+         enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line, VT-d or \
+         AMD-Vi in the firmware), then run scripts/bind_vfio.sh bind 0000:00:03.0",
     );
     assert!(l2fwd.contains("rc=1\n"), "{l2fwd}");
     // DPDK falls back to IOVA as PA, probes nothing, says only that, and stops for want

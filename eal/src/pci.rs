@@ -79,6 +79,19 @@ pub enum PciError {
         device_id: u16,
         driver: Option<String>,
     },
+
+    /// The device is in no IOMMU group, so vfio-pci cannot take it: binding would not
+    /// help.
+    #[error(
+        "{addr} ({vendor_id:04x}:{device_id:04x}) is in no IOMMU group: enable the IOMMU \
+         (intel_iommu=on or amd_iommu=on on the kernel command line, VT-d or AMD-Vi in the \
+         firmware), then run scripts/bind_vfio.sh bind {addr}"
+    )]
+    NoIommuGroup {
+        addr: PciAddr,
+        vendor_id: u16,
+        device_id: u16,
+    },
 }
 
 /// A device the EAL's options select for probing, with the driver arguments from `-a`.
@@ -208,10 +221,18 @@ fn select<'a>(
 }
 
 impl PciDevice {
-    /// Fails, saying how to bind it, unless the device is bound to `vfio-pci`.
+    /// Fails, saying what to do, unless the device is bound to `vfio-pci`: enable the
+    /// IOMMU first if the device is in no IOMMU group (vfio-pci needs one), else bind it.
     pub fn require_vfio_pci(&self) -> Result<(), PciError> {
         if self.driver.as_deref() == Some(VFIO_PCI_DRIVER) {
             return Ok(());
+        }
+        if self.iommu_group.is_none() {
+            return Err(PciError::NoIommuGroup {
+                addr: self.addr,
+                vendor_id: self.vendor_id,
+                device_id: self.device_id,
+            });
         }
         Err(PciError::NotBoundToVfio {
             addr: self.addr,
@@ -593,6 +614,25 @@ mod tests {
             devices[1].require_vfio_pci().unwrap_err().to_string(),
             "0000:00:04.0 (1af4:1041) is not bound to vfio-pci (it has no driver): run \
              scripts/bind_vfio.sh bind 0000:00:04.0"
+        );
+    }
+
+    #[test]
+    fn devices_without_an_iommu_group_are_told_to_enable_it() {
+        let sysfs = FakeSysfs::new();
+        sysfs.add(
+            "0000:00:03.0",
+            ("0x8086", "0x10d3", "0x020000"),
+            None,
+            None,
+            None,
+        );
+        let devices = sysfs.bus().scan().unwrap();
+        assert_eq!(
+            devices[0].require_vfio_pci().unwrap_err().to_string(),
+            "0000:00:03.0 (8086:10d3) is in no IOMMU group: enable the IOMMU (intel_iommu=on \
+             or amd_iommu=on on the kernel command line, VT-d or AMD-Vi in the firmware), then \
+             run scripts/bind_vfio.sh bind 0000:00:03.0"
         );
     }
 

@@ -9,7 +9,7 @@ use burst_eal::pci::{PciBus, PciError};
 use burst_eal::{CpuSet, Eal};
 
 /// A fake sysfs with the test guest's two NICs (e1000e on vfio-pci, virtio-net on no
-/// driver) and a host bridge; removed on drop.
+/// driver; each in an IOMMU group) and a host bridge; removed on drop.
 struct FakeSysfs(PathBuf);
 
 impl FakeSysfs {
@@ -37,6 +37,12 @@ impl FakeSysfs {
                 let drv = root.join("bus/pci/drivers").join(driver);
                 fs::create_dir_all(&drv).unwrap();
                 symlink(&drv, dir.join("driver")).unwrap();
+            }
+            // Behind an IOMMU, as in the guest: each NIC in a group of its own.
+            if class == "0x020000" {
+                let group = root.join("kernel/iommu_groups").join(&bdf[9..10]);
+                fs::create_dir_all(group.join("devices")).unwrap();
+                symlink(&group, dir.join("iommu_group")).unwrap();
             }
         }
         Self(root)
