@@ -28,6 +28,8 @@ const BURST: usize = 32;
 const RING: u16 = 512;
 /// How long a phase may go without a packet.
 const IDLE: Duration = Duration::from_secs(60);
+/// How long the port keeps running after a phase's last packet was queued.
+const LINGER: Duration = Duration::from_secs(2);
 
 type Error = Box<dyn std::error::Error>;
 
@@ -114,6 +116,9 @@ fn run(eal: &Eal, phases: &[u64]) -> Result<(), Error> {
                 sent += txq.tx_burst(&mut pkts) as u64;
             }
         }
+        // The device transmits what the last bursts queued on its own time: let it
+        // finish before stopping (a stop resets it and drops what it still holds).
+        std::thread::sleep(LINGER);
         report(port, phase);
         port.stop()?;
         println!(
