@@ -1,12 +1,12 @@
 //! The cases of DPDK's `ring_perf_autotest` (app/test/test_ring_perf.c), pointer-sized
 //! elements: one core enqueues then dequeues 1 (the one-element calls), 8 or 32 at a
-//! time; two cores, one
-//! enqueuing and one dequeuing, in bulks of 8 and 32. Compare with
-//! `scripts/compare-dpdk.sh ring`; the figure is time per element.
+//! time; two cores, one enqueuing and one dequeuing, in bulks of 8 and 32 (from and to
+//! arrays, with the slice calls). Compare with `scripts/compare-dpdk.sh ring`; the
+//! figure is time per element.
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::mem::MaybeUninit;
+use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -83,22 +83,20 @@ fn one_core(c: &mut Criterion) {
 
 /// Runs `enq` on this thread (pinned to `cpus[0]`) and `deq` on another (`cpus[1]`),
 /// each `iters` times, and returns the sum of both threads' elapsed time, as DPDK adds
-/// the two cores' cycles per element.
+/// the two cores' cycles per element. Both clocks start once both threads are pinned
+/// and waiting, so neither side's time includes the other's start-up.
 fn two_cores(
     cpus: [CoreId; 2],
     iters: u64,
     mut enq: impl FnMut() -> bool,
     deq: impl FnMut() -> bool + Send,
 ) -> Duration {
-    let start = Arc::new(AtomicBool::new(false));
+    let start = Barrier::new(2);
     thread::scope(|s| {
-        let go = Arc::clone(&start);
-        let consumer = s.spawn(move || {
+        let consumer = s.spawn(|| {
             let mut deq = deq;
             core_affinity::set_for_current(cpus[1]);
-            while !go.load(Ordering::Acquire) {
-                std::hint::spin_loop();
-            }
+            start.wait();
             let t = Instant::now();
             for _ in 0..iters {
                 while !deq() {
@@ -108,7 +106,7 @@ fn two_cores(
             t.elapsed()
         });
         core_affinity::set_for_current(cpus[0]);
-        start.store(true, Ordering::Release);
+        start.wait();
         let t = Instant::now();
         for _ in 0..iters {
             while !enq() {
@@ -132,45 +130,30 @@ fn two_core(c: &mut Criterion) {
     let mut g = c.benchmark_group("ring_2core");
     for n in [8usize, 32] {
         g.throughput(Throughput::Elements(n as u64));
+        // Pointer-sized objects from and to arrays, as DPDK's obj_table: the slice
+        // calls, which copy the elements (no Vec to take them from or append them to).
+        let src: Vec<usize> = (0..n).collect();
         g.bench_function(format!("spsc_bulk_{n}"), |b| {
             b.iter_custom(|iters| {
                 let (mut tx, mut rx) = spsc::<usize>(RING_SIZE).unwrap();
-                let mut src: Vec<usize> = Vec::with_capacity(n);
-                let mut dst: Vec<usize> = Vec::with_capacity(n);
+                let mut dst = vec![MaybeUninit::<usize>::uninit(); n];
                 two_cores(
                     cpus,
                     iters,
-                    || {
-                        src.extend(0..n);
-                        let sent = tx.enqueue_bulk(&mut src).count > 0;
-                        src.clear();
-                        sent
-                    },
-                    move || {
-                        dst.clear();
-                        rx.dequeue_bulk(&mut dst, n).count > 0
-                    },
+                    || tx.enqueue_bulk_copy(black_box(&src)).count > 0,
+                    move || rx.dequeue_bulk_uninit(black_box(&mut dst)).count > 0,
                 )
             })
         });
         g.bench_function(format!("mpmc_bulk_{n}"), |b| {
             b.iter_custom(|iters| {
                 let ring = Ring::<usize>::new(RING_SIZE).unwrap();
-                let mut src: Vec<usize> = Vec::with_capacity(n);
-                let mut dst: Vec<usize> = Vec::with_capacity(n);
+                let mut dst = vec![MaybeUninit::<usize>::uninit(); n];
                 two_cores(
                     cpus,
                     iters,
-                    || {
-                        src.extend(0..n);
-                        let sent = ring.enqueue_bulk(&mut src).count > 0;
-                        src.clear();
-                        sent
-                    },
-                    || {
-                        dst.clear();
-                        ring.dequeue_bulk(&mut dst, n).count > 0
-                    },
+                    || ring.enqueue_bulk_copy(black_box(&src)).count > 0,
+                    || ring.dequeue_bulk_uninit(black_box(&mut dst)).count > 0,
                 )
             })
         });
