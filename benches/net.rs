@@ -6,15 +6,20 @@
 //!   routes longer than /24 do not fit, as in DPDK), looked up with uniformly random
 //!   addresses. `lookup_single` is `rte_lpm_lookup`, `lookup_x4` `rte_lpm_lookupx4`,
 //!   `lookup_x8` and `lookup_bulk32` `rte_lpm_lookup_bulk` of 8 and 32.
-//! - `lpm6`: 1000 routes of depths spread over 1-128 and a fixed set of 100 000 random
-//!   addresses, as `lpm6_perf_autotest`'s tables.
+//! - `lpm6`: 1000 random routes of depths spread evenly over 1-128 and 100 000 addresses,
+//!   100 under each route in route order (random bits after the prefix), as
+//!   `lpm6_perf_autotest`'s tables: every lookup matches and walks down to its route's
+//!   depth, mostly in cache. `lookup_single` is `rte_lpm6_lookup`, `lookup_bulk32`
+//!   `rte_lpm6_lookup_bulk_func` (DPDK's call covers all 100 000 at once; it is a plain
+//!   loop, so 32 at a time does the same work).
 //! - `em`: l3fwd's exact-match table (capacity 4Mi) holding 1Mi random IPv4 5-tuples,
 //!   looked up in random order, one by one and in bursts of 32 (DPDK's nearest figure:
 //!   `hash_perf_autotest`, 13-byte keys, lookup and lookup_bulk).
 //!
-//! Each iteration looks up a batch of 4096 addresses (keys) taken in turn from a pool
-//! larger than the caches, so, as with DPDK's fresh random batches, the table is cold
-//! where a real router's would be; the figure is time per lookup. Compare with
+//! Each iteration looks up a batch of 4096 addresses (keys): for `lpm`, fresh random
+//! ones written just before (untimed), as `lpm_perf_autotest` does; for `lpm6`, the next
+//! 4096 of its fixed 100 000; for `em`, taken in turn from a pool larger than the caches.
+//! The figure is time per lookup. Compare with
 //! `echo lpm_perf_autotest | dpdk-test -l 0 --no-pci` (cycles per lookup at the TSC rate).
 
 use std::hint::black_box;
@@ -25,10 +30,14 @@ use burst_net::em::{ExactMatch, Ipv4FiveTuple};
 use burst_net::ip::IpProto;
 use burst_net::lpm::Lpm;
 use burst_net::lpm6::Lpm6;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Lookups per iteration (DPDK's `BATCH_SIZE` in `lpm_perf_autotest`).
 const BATCH: usize = 4096;
+/// Routes in `lpm6_perf_autotest`'s table (`large_route_table` of test_lpm6_data.h).
+const LPM6_ROUTES: usize = 1000;
+/// Addresses it looks up per route (`NUM_IPS_ENTRIES` is 100 per route).
+const LPM6_IPS_PER_ROUTE: usize = 100;
 
 /// A 64-bit xorshift: fast, reproducible.
 struct XorShift(u64);
@@ -119,58 +128,74 @@ fn lpm(c: &mut Criterion) {
         "lpm: {} routes, {added} added (2048 tbl8 groups, as DPDK)",
         routes.len()
     );
-    let pool: Vec<u32> = (0..1 << 22).map(|_| rng.next() as u32).collect();
-    let fails = pool.iter().filter(|&&ip| lpm.lookup(ip).is_none()).count();
+    let sample = 1 << 20;
+    let fails = (0..sample)
+        .filter(|_| lpm.lookup(rng.next() as u32).is_none())
+        .count();
     eprintln!(
         "lpm: {:.1} % of lookups fail",
-        fails as f64 * 100.0 / pool.len() as f64
+        fails as f64 * 100.0 / f64::from(sample)
     );
 
+    // As `lpm_perf_autotest`: each batch is fresh random addresses, written (untimed) just
+    // before its lookups, so the addresses are in L1 and only the table misses the cache.
     let mut g = c.benchmark_group("lpm");
     g.throughput(Throughput::Elements(BATCH as u64));
-    let mut batches = pool.chunks_exact(BATCH).cycle();
+    let mut batch = move || -> [u32; BATCH] { std::array::from_fn(|_| rng.next() as u32) };
     g.bench_function("lookup_single", |b| {
-        b.iter(|| {
-            let batch = batches.next().unwrap();
-            let mut misses = 0u32;
-            for &ip in batch {
-                misses += u32::from(lpm.lookup(ip).is_none());
-            }
-            black_box(misses)
-        })
+        b.iter_batched_ref(
+            &mut batch,
+            |batch| {
+                let mut misses = 0u32;
+                for &ip in batch.iter() {
+                    misses += u32::from(lpm.lookup(ip).is_none());
+                }
+                black_box(misses)
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.bench_function("lookup_x4", |b| {
-        b.iter(|| {
-            let batch = batches.next().unwrap();
-            let mut misses = 0u32;
-            for ips in batch.chunks_exact(4) {
-                let hops = lpm.lookupx4(ips.try_into().unwrap(), u32::MAX);
-                misses += hops.iter().map(|&h| u32::from(h == u32::MAX)).sum::<u32>();
-            }
-            black_box(misses)
-        })
+        b.iter_batched_ref(
+            &mut batch,
+            |batch| {
+                let mut misses = 0u32;
+                for ips in batch.chunks_exact(4) {
+                    let hops = lpm.lookupx4(ips.try_into().unwrap(), u32::MAX);
+                    misses += hops.iter().map(|&h| u32::from(h == u32::MAX)).sum::<u32>();
+                }
+                black_box(misses)
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.bench_function("lookup_x8", |b| {
-        b.iter(|| {
-            let batch = batches.next().unwrap();
-            let mut misses = 0u32;
-            for ips in batch.chunks_exact(8) {
-                let hops = lpm.lookup_bulk::<8>(ips.try_into().unwrap());
-                misses += hops.iter().map(|h| u32::from(h.is_none())).sum::<u32>();
-            }
-            black_box(misses)
-        })
+        b.iter_batched_ref(
+            &mut batch,
+            |batch| {
+                let mut misses = 0u32;
+                for ips in batch.chunks_exact(8) {
+                    let hops = lpm.lookup_bulk::<8>(ips.try_into().unwrap());
+                    misses += hops.iter().map(|h| u32::from(h.is_none())).sum::<u32>();
+                }
+                black_box(misses)
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.bench_function("lookup_bulk32", |b| {
-        b.iter(|| {
-            let batch = batches.next().unwrap();
-            let mut misses = 0u32;
-            for ips in batch.chunks_exact(32) {
-                let hops = lpm.lookup_bulk::<32>(ips.try_into().unwrap());
-                misses += hops.iter().map(|h| u32::from(h.is_none())).sum::<u32>();
-            }
-            black_box(misses)
-        })
+        b.iter_batched_ref(
+            &mut batch,
+            |batch| {
+                let mut misses = 0u32;
+                for ips in batch.chunks_exact(32) {
+                    let hops = lpm.lookup_bulk::<32>(ips.try_into().unwrap());
+                    misses += hops.iter().map(|h| u32::from(h.is_none())).sum::<u32>();
+                }
+                black_box(misses)
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }
@@ -178,21 +203,31 @@ fn lpm(c: &mut Criterion) {
 fn lpm6(c: &mut Criterion) {
     let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
     let mut lpm = Lpm6::new(1_000_000, 1 << 16).unwrap();
-    let mut added = 0;
-    while added < 1000 {
-        let addr = Ipv6Addr::from(u128::from(rng.next()) << 64 | u128::from(rng.next()));
+    let mut routes = Vec::with_capacity(LPM6_ROUTES);
+    while routes.len() < LPM6_ROUTES {
+        let addr = u128::from(rng.next()) << 64 | u128::from(rng.next());
         let depth = 1 + (rng.next() % 128) as u8;
-        if lpm.rule(addr, depth).is_none() {
-            lpm.add(addr, depth, 0xaa).unwrap();
-            added += 1;
+        if lpm.rule(Ipv6Addr::from(addr), depth).is_none() {
+            lpm.add(Ipv6Addr::from(addr), depth, 0xaa).unwrap();
+            routes.push((addr, depth));
         }
     }
-    let pool: Vec<Ipv6Addr> = (0..24 * BATCH)
-        .map(|_| Ipv6Addr::from(u128::from(rng.next()) << 64 | u128::from(rng.next())))
+    // `generate_large_ips_table`: 100 addresses per route, in route order, each the
+    // route's prefix with random bits after it, so every lookup descends as deep as its
+    // route (a /100 walks tbl24 and 10 tbl8 levels) and consecutive ones share a path.
+    let pool: Vec<Ipv6Addr> = routes
+        .iter()
+        .flat_map(|&(prefix, depth)| std::iter::repeat_n((prefix, depth), LPM6_IPS_PER_ROUTE))
+        .map(|(prefix, depth)| {
+            let host = u128::from(rng.next()) << 64 | u128::from(rng.next());
+            let mask = u128::MAX.checked_shl(128 - u32::from(depth)).unwrap_or(0);
+            Ipv6Addr::from(prefix & mask | host & !mask)
+        })
         .collect();
     let fails = pool.iter().filter(|&&a| lpm.lookup(a).is_none()).count();
     eprintln!(
-        "lpm6: 1000 routes, {:.1} % of lookups fail",
+        "lpm6: {LPM6_ROUTES} routes, {} addresses, {:.1} % of lookups fail",
+        pool.len(),
         fails as f64 * 100.0 / pool.len() as f64
     );
 

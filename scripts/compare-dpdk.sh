@@ -33,8 +33,11 @@
 #            every second (the first, at start, and any after the signal are
 #            left out); the runs alternate DPDK, burst per case
 #   lpm      dpdk-test lpm_perf_autotest (1M routes, random addresses: single,
-#            bulk 32 and x4 lookups, in cycles) vs the lpm/* group of
-#            cargo bench -p burst-benches --bench net (the same route mix)
+#            bulk 32 and x4 lookups, in cycles) and lpm6_perf_autotest (1000
+#            routes, 100 addresses under each: single and bulk) vs the lpm/*
+#            and lpm6/* groups of cargo bench -p burst-benches --bench net (the
+#            same route mixes and address distributions), run pinned (taskset)
+#            to DPDK's main lcore, the first of DPDK_LCORES
 #   l3fwd    DPDK's examples/l3fwd (built from /usr/share/dpdk/examples/l3fwd
 #            with cc -O3 and pkg-config libdpdk, run with the LD_PRELOAD shim
 #            scripts/dpdk/relax_rx_offload.c, which masks the RX offloads
@@ -409,9 +412,11 @@ if [ "$run_dpdk" = 1 ] && [ -n "$bench_suites" ]; then
 		;;
 	esac
 	case $suites in *lpm*)
-		say "dpdk lpm_perf_autotest (1M routes; ~1-2 min)"
+		say "dpdk lpm_perf_autotest (1M routes; ~2-4 min: adds and deletes them all)"
 		dpdk_test "$out/dpdk-lpm.log" 1200 lpm_perf_autotest
-		dpdk_logs+=("$out/dpdk-lpm.log")
+		say "dpdk lpm6_perf_autotest (1000 routes; ~5 s)"
+		dpdk_test "$out/dpdk-lpm6.log" 600 lpm6_perf_autotest
+		dpdk_logs+=("$out/dpdk-lpm.log" "$out/dpdk-lpm6.log")
 		;;
 	esac
 	cleanup
@@ -424,12 +429,17 @@ if [ "$run_burst" = 1 ]; then
 	if [ "$bench_burst" = 1 ] && [ -n "$bench_suites" ]; then
 		m=$(mark)
 		for s in $bench_suites; do
-			# lpm: benches/net.rs's lpm group (criterion filter "^lpm/").
-			bench=$s filter=()
-			[ "$s" != lpm ] || bench=net filter=("^lpm/")
-			say "burst: cargo bench -p burst-benches --bench $bench -- $BURST_BENCH_ARGS ${filter[*]} (log: $out/burst-$s.log)"
+			# lpm: benches/net.rs's lpm and lpm6 groups (criterion filter
+			# "^lpm6?/"), single-threaded like dpdk-test's lookups, so pinned to
+			# the CPU DPDK's main lcore ran on.
+			bench=$s filter=() pin=()
+			if [ "$s" = lpm ]; then
+				bench=net filter=("^lpm6?/")
+				! command -v taskset >/dev/null || pin=(taskset -c "${DPDK_LCORES%%[-,]*}")
+			fi
+			say "burst: ${pin[*]}${pin[*]:+ }cargo bench -p burst-benches --bench $bench -- $BURST_BENCH_ARGS ${filter[*]} (log: $out/burst-$s.log)"
 			# shellcheck disable=SC2086 # BURST_BENCH_ARGS is a word list
-			cargo bench -p burst-benches --bench "$bench" -- $BURST_BENCH_ARGS "${filter[@]}" \
+			"${pin[@]}" cargo bench -p burst-benches --bench "$bench" -- $BURST_BENCH_ARGS "${filter[@]}" \
 				>"$out/burst-$s.log" 2>&1 || {
 				tail -n 20 "$out/burst-$s.log" >&2
 				say "error: cargo bench --bench $s failed (log: $out/burst-$s.log); reporting without it"
@@ -620,6 +630,7 @@ fi
 		l3=(--suites "$l3_suites" --tsc-hz "$tsc_hz" --tsc-source "$tsc_src"
 			--dpdk-version "${dpdk_version:-not run}" "${l3fwd_args[@]}")
 		[ ! -f "$out/dpdk-lpm.log" ] || [ "$run_dpdk" = 0 ] || l3+=(--lpm-log "$out/dpdk-lpm.log")
+		[ ! -f "$out/dpdk-lpm6.log" ] || [ "$run_dpdk" = 0 ] || l3+=(--lpm6-log "$out/dpdk-lpm6.log")
 		[ "$run_burst" = 0 ] || l3+=(--criterion-dir "$crit")
 		for a in "${report_args[@]}"; do
 			case $a in "CPUs taken by"*) l3+=(--note "$a") ;; esac

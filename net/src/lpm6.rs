@@ -402,14 +402,23 @@ impl Lpm6 {
 
     /// Follows extended entries from `entry` (address bytes from the fourth on) to the
     /// final one.
+    ///
+    /// A group entry is `group | VALID_EXT` with depth 0 (an entry has `EXT` only as a
+    /// group entry), so testing `EXT` alone is DPDK's `RTE_LPM6_VALID_EXT_ENTRY_BITMASK`
+    /// test, and shifting the entry left by 8 in 32 bits drops its flag bits and leaves
+    /// `group * 256`: one operation between a level's load and the next one's address.
+    /// Iterating over the bytes bounds the walk without an index check (a chain ends by
+    /// the last byte: a /128 rule's entries are in the group of byte 15).
     #[inline(always)]
     fn descend(&self, mut entry: u32, b: &[u8; 16]) -> u32 {
-        let mut byte = 3;
-        while entry & VALID_EXT == VALID_EXT {
-            let index = ((entry & NEXT_HOP_MASK) as usize) << 8 | usize::from(b[byte]);
-            entry = self.tbl8[index];
-            byte += 1;
+        for &byte in &b[3..] {
+            if entry & EXT == 0 {
+                break;
+            }
+            debug_assert_eq!(entry & !(NEXT_HOP_MASK | VALID_EXT), 0, "a group entry");
+            entry = self.tbl8[(entry << 8) as usize | usize::from(byte)];
         }
+        debug_assert_eq!(entry & EXT, 0, "a chain ends by the last address byte");
         entry
     }
 

@@ -8,6 +8,11 @@
         lookup_single  "Average LPM Lookup"   (rte_lpm_lookup)
         lookup_bulk32  "BULK LPM Lookup"      (rte_lpm_lookup_bulk, 32)
         lookup_x4      "LPM LookupX4"         (rte_lpm_lookupx4)
+  lpm6/<case> burst=<ns> dpdk=<ns> speedup=<dpdk/burst>
+      DPDK's lpm6_perf_autotest (1000 routes of depths 1-128, 100 addresses under
+      each, looked up in route order) vs the criterion group lpm6/* (the same):
+        lookup_single  "Average LPM Lookup"   (rte_lpm6_lookup)
+        lookup_bulk32  "BULK LPM Lookup"      (rte_lpm6_lookup_bulk_func)
   l3fwd/<case> burst=<Mpps> dpdk=<Mpps> speedup=<burst/dpdk>
       one l3fwd on one lcore, net_pcap infinite_rx -> net_null, the median of
       the runs' "l3fwd_rate:" lines (scripts/dpdk/l3fwd_run.py); cases
@@ -29,14 +34,15 @@ LPM_CASES = [
     ("lookup_bulk32", r"BULK LPM Lookup:\s*([0-9.]+) cycles"),
     ("lookup_x4", r"LPM LookupX4:\s*([0-9.]+) cycles"),
 ]
+LPM6_CASES = LPM_CASES[:2]
 L3FWD_CASES = ["lpm_pcap_null", "em_pcap_null"]
 
 
-def dpdk_lpm(path, ns_per_cycle):
+def dpdk_lpm(path, ns_per_cycle, cases=LPM_CASES):
     with open(path, errors="replace") as f:
         text = f.read()
     out = {}
-    for case, pat in LPM_CASES:
+    for case, pat in cases:
         m = re.search(pat, text)
         if m:
             out[case] = float(m.group(1)) * ns_per_cycle
@@ -66,6 +72,7 @@ def main():
     ap.add_argument("--tsc-source", default="given")
     ap.add_argument("--dpdk-version", default="?")
     ap.add_argument("--lpm-log")
+    ap.add_argument("--lpm6-log")
     ap.add_argument("--criterion-dir")
     ap.add_argument("--l3fwd-log", action="append", default=[],
                     help="SIDE:CASE:LOG of one l3fwd_run.py run")
@@ -79,16 +86,18 @@ def main():
     speedups = []
     rows = 0
     if "lpm" in suites:
-        dpdk = dpdk_lpm(a.lpm_log, 1e9 / a.tsc_hz) if a.lpm_log else {}
-        for case, _ in LPM_CASES:
-            b = burst_value(a.criterion_dir, "lpm", case) if a.criterion_dir else None
-            d = dpdk.get(case)
-            sp = "n/a"
-            if b and d:
-                speedups.append(d / b)
-                sp = f"{d / b:.2f}"
-            rows += 1
-            print(f"lpm/{case} burst={fmt(b)} dpdk={fmt(d)} speedup={sp}")
+        for group, log, cases in (("lpm", a.lpm_log, LPM_CASES),
+                                  ("lpm6", a.lpm6_log, LPM6_CASES)):
+            dpdk = dpdk_lpm(log, 1e9 / a.tsc_hz, cases) if log else {}
+            for case, _ in cases:
+                b = burst_value(a.criterion_dir, group, case) if a.criterion_dir else None
+                d = dpdk.get(case)
+                sp = "n/a"
+                if b and d:
+                    speedups.append(d / b)
+                    sp = f"{d / b:.2f}"
+                rows += 1
+                print(f"{group}/{case} burst={fmt(b)} dpdk={fmt(d)} speedup={sp}")
     if "l3fwd" in suites:
         rates = l3fwd_rates(a.l3fwd_log)
         for case in L3FWD_CASES:
