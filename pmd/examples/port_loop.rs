@@ -1,7 +1,7 @@
 //! Forwards every packet received on port 0 back out of port 0, with l2fwd's MAC
 //! rewrite (destination `02:00:00:00:00:<port>`, source the port's MAC): any burst PMD
-//! end to end, e.g. virtio-net in the test guest (scripts/vm), where the host sends the
-//! frames and checks what comes back.
+//! end to end, e.g. e1000e or virtio-net in the test guest (scripts/vm, tests/vm.rs),
+//! where the host sends the frames and checks what comes back.
 //!
 //! ```text
 //! port_loop [EAL options] -a BDF -- --phases N[,N...]

@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 
 use burst_eal::Eal;
 use burst_eal::pci::{self, AllowedDevice};
-use burst_eal::vfio::{DmaMapping, Vfio, VfioPciDevice};
+use burst_eal::vfio::{DmaMapping, Vfio, VfioError, VfioPciDevice};
 use burst_mempool::PktPool;
 
 use crate::drivers::{e1000e, virtio};
@@ -101,6 +101,18 @@ pub(crate) fn device_error(
     }
 }
 
+/// Readies a device a driver claimed: resets it (if it can be reset) and lets it
+/// master the bus, for its DMA.
+pub(crate) fn reset_for_dma(dev: &VfioPciDevice) -> Result<(), EthError> {
+    let name = dev.addr().to_string();
+    match dev.reset() {
+        Ok(()) | Err(VfioError::ResetUnsupported { .. }) => {}
+        Err(err) => return Err(device_error(&name, "reset", err)),
+    }
+    dev.enable_bus_master()
+        .map_err(|err| device_error(&name, "enable bus mastering", err))
+}
+
 /// Makes a port of every PCI device the EAL selects and a driver claims, numbered from
 /// `first_id` (see the module docs for the order and what is skipped). Opens the VFIO
 /// container only if some device is claimed.
@@ -180,17 +192,16 @@ pub(crate) struct PoolDma {
 
 /// Maps `pool`'s memory for DMA in `dev`'s container, or shares the mapping made
 /// already.
-pub(crate) fn map_pool(
-    dev: &VfioPciDevice,
-    pool: &PktPool,
-) -> Result<PoolDma, burst_eal::vfio::VfioError> {
+pub(crate) fn map_pool(dev: &VfioPciDevice, pool: &PktPool) -> Result<PoolDma, EthError> {
     let va = pool.region().as_ptr().as_ptr().addr();
     let mut mapped = MAPPED.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(entry) = mapped.iter_mut().find(|m| m.va == va) {
         entry.holders += 1;
         return Ok(PoolDma { va });
     }
-    let mapping = dev.dma_map(pool.region())?;
+    let mapping = dev
+        .dma_map(pool.region())
+        .map_err(|err| device_error(&dev.addr().to_string(), "map the mempool for DMA", err))?;
     log::debug!(
         "mempool '{}' mapped for DMA: {:?}",
         pool.name(),

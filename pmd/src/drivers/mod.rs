@@ -10,6 +10,11 @@ pub mod e1000e;
 pub mod null;
 pub mod pcap;
 pub mod ring;
+mod ring_mbufs;
+mod ring_mem;
+mod shared;
+#[cfg(test)]
+mod testutil;
 pub mod virtio;
 
 /// Mbufs a thread's cache of a pool holds at most: enough for a few bursts.

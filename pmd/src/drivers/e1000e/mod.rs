@@ -35,21 +35,23 @@ pub mod desc;
 mod queue;
 pub mod regs;
 
-use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use burst_eal::Eal;
-use burst_eal::memory::{IovaMode, Region};
-use burst_eal::vfio::{Bar, DmaMapping, VfioError, VfioPciDevice};
+use burst_eal::memory::IovaMode;
+use burst_eal::vfio::{Bar, VfioPciDevice};
 use burst_mempool::PktPool;
 
+use crate::drivers::ring_mbufs::fill_rx;
+use crate::drivers::ring_mem::RingMem;
 use crate::drivers::rx_cache;
+use crate::drivers::shared::Shared;
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
-use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool};
+use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool, reset_for_dma};
 use crate::stats::QueueCounters;
-use desc::{DESC_LEN, RxDesc, TxDesc};
-use queue::{DescRing, Rx, RxRing, Shared, Tx, TxRing};
+use desc::DESC_LEN;
+use queue::{DescRing, Rx, RxRing, Tx, TxRing};
 use regs::*;
 
 /// The registry entry.
@@ -79,30 +81,14 @@ const MAX_NORMAL_MTU: u16 = 1500;
 /// Bytes of each descriptor ring's slot in the descriptor memory: room for
 /// [`MAX_DESC`].
 const RING_BYTES: usize = MAX_DESC as usize * DESC_LEN;
-/// Where the TX ring starts in the descriptor memory (the RX ring is at 0).
-const TX_RING_OFFSET: usize = RING_BYTES;
+/// Each descriptor ring's slot in the descriptor memory.
+const RX_SLOT: usize = 0;
+const TX_SLOT: usize = 1;
 
 /// How long the device may take to reset or to stop its DMA.
 const RESET_TIMEOUT: Duration = Duration::from_millis(100);
 /// What Intel's drivers wait after disabling receive and transmit, for DMA in flight.
 const DMA_DRAIN: Duration = Duration::from_millis(10);
-
-/// The memory both descriptor rings live in, mapped for the device's DMA.
-struct DescMem {
-    /// Dropped first: unmapped before the memory goes.
-    _mapping: DmaMapping,
-    region: Region,
-}
-
-impl DescMem {
-    /// The first descriptor at `offset`, and its IOVA.
-    fn ring<D>(&self, offset: usize) -> (NonNull<D>, u64) {
-        // SAFETY: `offset` is 0 or TX_RING_OFFSET, inside the region (2 × RING_BYTES
-        // long); the region is page-aligned, so the pointer is aligned for descriptors.
-        let ptr = unsafe { self.region.as_ptr().add(offset) };
-        (ptr.cast(), self.region.iova(offset))
-    }
-}
 
 /// The device's statistics counters, accumulated (they clear when read).
 struct HwStats {
@@ -158,7 +144,7 @@ struct E1000e {
     /// The EAL memory's page size, which mempools' memory has too.
     page_size: usize,
     /// Dropped after the queues (whose rings also keep it).
-    mem: Arc<DescMem>,
+    mem: Arc<RingMem>,
     bar: Arc<Bar>,
     dev: VfioPciDevice,
 }
@@ -245,17 +231,11 @@ fn probe(
 ) -> Result<Box<dyn Driver>, EthError> {
     args.check_keys(&[])?;
     let name = dev.addr().to_string();
-    let vfio = |what: &'static str| {
-        let name = name.clone();
-        move |err: VfioError| device_error(&name, what, err)
-    };
-    match dev.reset() {
-        Ok(()) | Err(VfioError::ResetUnsupported { .. }) => {}
-        Err(err) => return Err(vfio("reset")(err)),
-    }
-    dev.enable_bus_master()
-        .map_err(vfio("enable bus mastering"))?;
-    let bar = Arc::new(dev.bar(0).map_err(vfio("map BAR 0"))?);
+    reset_for_dma(&dev)?;
+    let bar = Arc::new(
+        dev.bar(0)
+            .map_err(|err| device_error(&name, "map BAR 0", err))?,
+    );
     reset(&bar, &name)?;
     let mac = read_mac(&bar).ok_or_else(|| EthError::Devargs {
         dev: name.clone(),
@@ -275,21 +255,14 @@ fn probe(
     bar.write32(CTRL, ctrl | CTRL_SLU);
     bar.write32(CTRL_EXT, bar.read32(CTRL_EXT) | CTRL_EXT_DRV_LOAD);
 
-    let region = eal
-        .memory()
-        .alloc(2 * RING_BYTES)
-        .map_err(|err| device_error(&name, "allocate descriptor rings", err))?;
-    for offset in [0, TX_RING_OFFSET] {
-        if region.iova(offset + RING_BYTES - 1) != region.iova(offset) + RING_BYTES as u64 - 1 {
-            return Err(EthError::Devargs {
-                dev: name.clone(),
-                msg: "descriptor ring memory is not IOVA-contiguous: use hugepages".into(),
-            });
-        }
-    }
-    let mapping = dev
-        .dma_map(&region)
-        .map_err(vfio("map descriptor rings for DMA"))?;
+    let mem = RingMem::new(
+        eal,
+        &dev,
+        &name,
+        (2, RING_BYTES),
+        "descriptor rings",
+        "descriptor ring memory",
+    )?;
     let mut stats = HwStats {
         c32: [0; STATS32.len()],
         c64: [0; STATS64.len()],
@@ -309,10 +282,7 @@ fn probe(
         stats: Mutex::new(stats),
         iova_is_va: eal.memory().config().iova_mode == IovaMode::Va,
         page_size: eal.memory().page_size(),
-        mem: Arc::new(DescMem {
-            _mapping: mapping,
-            region,
-        }),
+        mem: Arc::new(mem),
         bar,
         dev,
         name,
@@ -380,25 +350,21 @@ impl E1000e {
     fn stop_queues(&mut self) {
         // First no burst runs any more, then the device stops, then the buffers go.
         if let Some(rx) = &self.rx {
-            rx.ring.control(|_| ((), false));
+            rx.ring.stop();
         }
         if let Some(tx) = &self.tx {
-            tx.control(|_| ((), false));
+            tx.stop();
         }
         self.disable();
-        let rx_released = self
-            .rx
-            .as_ref()
-            .map(|rx| rx.ring.control(|ring| (ring.release(), false)));
-        if rx_released == Some(None) {
-            log::error!("{}: an RX burst panicked: its mbufs are leaked", self.name);
+        if let Some(rx) = &self.rx {
+            if !rx.ring.release(RxRing::release) {
+                log::error!("{}: an RX burst panicked: its mbufs are leaked", self.name);
+            }
         }
-        let tx_released = self
-            .tx
-            .as_ref()
-            .map(|tx| tx.control(|ring| (ring.release(), false)));
-        if tx_released == Some(None) {
-            log::error!("{}: a TX burst panicked: its mbufs are leaked", self.name);
+        if let Some(tx) = &self.tx {
+            if !tx.release(TxRing::release) {
+                log::error!("{}: a TX burst panicked: its mbufs are leaked", self.name);
+            }
         }
         self.update_stats();
         self.started = false;
@@ -451,14 +417,13 @@ impl Driver for E1000e {
             ))
         })?;
         self.check_mtu_fits(self.mtu, buf_size)?;
-        let dma = map_pool(&self.dev, pool)
-            .map_err(|err| device_error(&self.name, "map the mempool for DMA", err))?;
+        let dma = map_pool(&self.dev, pool)?;
         let cache = rx_cache(pool);
-        let (base, _) = self.mem.ring::<RxDesc>(0);
+        let (base, _) = self.mem.slot(RX_SLOT);
         // SAFETY: the RX slot of the descriptor memory holds MAX_DESC >= nb_desc
         // descriptors, page-aligned; `mem` keeps it; only this queue's ring (the previous
         // one, if any, is dropped below and stopped) and the device use it.
-        let desc = unsafe { DescRing::new(base, nb_desc.into(), self.mem.clone()) };
+        let desc = unsafe { DescRing::new(base.cast(), nb_desc.into(), self.mem.clone()) };
         let ring = Arc::new(Shared::new(RxRing::new(
             desc,
             cache,
@@ -490,9 +455,9 @@ impl Driver for E1000e {
                  {DESC_ALIGN}"
             )));
         }
-        let (base, _) = self.mem.ring::<TxDesc>(TX_RING_OFFSET);
+        let (base, _) = self.mem.slot(TX_SLOT);
         // SAFETY: as for RX, with the TX slot.
-        let desc = unsafe { DescRing::new(base, nb_desc.into(), self.mem.clone()) };
+        let desc = unsafe { DescRing::new(base.cast(), nb_desc.into(), self.mem.clone()) };
         let ring = Arc::new(Shared::new(TxRing::new(
             desc,
             self.iova_is_va,
@@ -509,20 +474,9 @@ impl Driver for E1000e {
     fn start(&mut self) -> Result<(), EthError> {
         let bar = &self.bar;
         if let Some(rx) = &self.rx {
-            let (_, iova) = self.mem.ring::<RxDesc>(0);
+            let (_, iova) = self.mem.slot(RX_SLOT);
             bar.write32(RCTL, 0);
-            let filled = rx.ring.control(|ring| (ring.fill(), false));
-            let rdt = match filled {
-                Some(Ok(rdt)) => rdt,
-                Some(Err(err)) => {
-                    return Err(self.invalid(format!(
-                        "RX queue 0: its mempool has fewer than the {} free mbufs the ring \
-                         needs (make the pool larger, or free its mbufs)",
-                        err.need
-                    )));
-                }
-                None => return Err(self.invalid("RX queue 0 is poisoned by a panic".into())),
-            };
+            let rdt = fill_rx(self.port, &rx.ring, RxRing::fill)?;
             let len = rdt as u32 + 1;
             bar.write32(RDBAL, iova as u32);
             bar.write32(RDBAH, (iova >> 32) as u32);
@@ -533,10 +487,10 @@ impl Driver for E1000e {
             bar.write32(RFCTL, bar.read32(RFCTL) & !RFCTL_EXTEN);
             bar.write32(RDT, rdt.into());
             bar.write32(RCTL, self.rctl(rx));
-            rx.ring.control(|_| ((), true));
+            rx.ring.run();
         }
         if let Some(tx) = &self.tx {
-            let (_, iova) = self.mem.ring::<TxDesc>(TX_RING_OFFSET);
+            let (_, iova) = self.mem.slot(TX_SLOT);
             let len = tx
                 .control(|ring| (ring.len(), false))
                 .ok_or_else(|| self.invalid("TX queue 0 is poisoned by a panic".into()))?;
@@ -550,7 +504,7 @@ impl Driver for E1000e {
             bar.write32(TARC0, bar.read32(TARC0) | TARC_ENABLE);
             bar.write32(TIPG, TIPG_COPPER);
             bar.write32(TCTL, TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD | TCTL_RTLC);
-            tx.control(|_| ((), true));
+            tx.run();
         }
         self.started = true;
         Ok(())

@@ -2,10 +2,9 @@
 //! descriptors point at, and the bursts.
 //!
 //! A ring and its mbufs are shared by the port (control plane: fill at start, release
-//! at stop) and the lcore polling the queue (data plane: bursts) through [`Shared`],
-//! which lets exactly one of them at a time reach the ring, at the cost of one atomic
-//! compare-exchange and one store per burst. The rings compute the new tail; the
-//! [`Rx`]/[`Tx`] handles write it to the device, once per burst.
+//! at stop) and the lcore polling the queue (data plane: bursts) through [`Shared`].
+//! The rings compute the new tail; the [`Rx`]/[`Tx`] handles write it to the device,
+//! once per burst.
 //!
 //! Memory ordering with the device (x86-64, where burst's VFIO drivers run): the device
 //! writes a descriptor back by DMA with its done bit last; the ring reads that bit with
@@ -14,10 +13,9 @@
 //! Release fence orders them before the tail register's (uncached, volatile) store;
 //! x86 does not reorder stores, so no `sfence` is needed.
 
-use std::cell::UnsafeCell;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering, fence};
+use std::sync::atomic::{Ordering, fence};
 
 use burst_eal::vfio::Bar;
 use burst_mempool::{Mbuf, MbufHeader};
@@ -27,6 +25,8 @@ use super::desc::{
     TXD_STAT_DD, TxDesc,
 };
 use super::regs::{RDT, TDT};
+use crate::drivers::ring_mbufs::{NoMbufs, RxMbufs, seg_iova};
+use crate::drivers::shared::Shared;
 use crate::drivers::{LcoreCache, TxFree};
 use crate::ethdev::{PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
@@ -121,137 +121,17 @@ fn next(i: usize, len: usize) -> usize {
     if i + 1 == len { 0 } else { i + 1 }
 }
 
-/// Nobody holds the ring; bursts do nothing.
-const STOPPED: u8 = 0;
-/// Nobody holds the ring; bursts may take it.
-const RUNNING: u8 = 1;
-/// A burst or the control plane holds the ring.
-const BUSY: u8 = 2;
-/// A holder panicked: the ring may be inconsistent and is never touched again (its
-/// mbufs leak rather than risk a double free or a buffer still in the device's hands).
-const POISONED: u8 = 3;
-
-/// A ring shared by the control plane and the lcore polling it: whoever moves `state`
-/// to [`BUSY`] has the ring to itself until it stores another state.
-pub(super) struct Shared<T> {
-    state: AtomicU8,
-    ring: UnsafeCell<T>,
-}
-
-// SAFETY: the ring is reached only by the one thread that moved `state` to BUSY (see
-// `burst` and `control`), so sharing `Shared` shares no `T` between threads at once.
-unsafe impl<T: Send> Sync for Shared<T> {}
-
-/// Marks the ring poisoned if its holder unwinds.
-struct PoisonOnUnwind<'a>(&'a AtomicU8);
-
-impl Drop for PoisonOnUnwind<'_> {
-    fn drop(&mut self) {
-        self.0.store(POISONED, Ordering::Release);
-    }
-}
-
-impl<T> Shared<T> {
-    /// A stopped queue's ring.
-    pub(super) fn new(ring: T) -> Self {
-        Self {
-            state: AtomicU8::new(STOPPED),
-            ring: UnsafeCell::new(ring),
-        }
-    }
-
-    /// Holds the ring (already BUSY) for `f`, then leaves it in the state `f` returns.
-    #[inline(always)]
-    fn hold<R>(&self, f: impl FnOnce(&mut T) -> (R, u8)) -> R {
-        let poison = PoisonOnUnwind(&self.state);
-        // SAFETY: the caller moved `state` to BUSY: nobody else reaches the ring until
-        // the store below.
-        let (r, after) = f(unsafe { &mut *self.ring.get() });
-        std::mem::forget(poison);
-        // Release: what `f` did to the ring happens-before the next holder's Acquire.
-        self.state.store(after, Ordering::Release);
-        r
-    }
-
-    /// Data plane: runs `f` on the ring if the queue is running; `None` otherwise.
-    #[inline]
-    pub(super) fn burst<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        // Acquire: the previous holder's ring updates (the last burst's, or the control
-        // plane's fill) happen-before ours.
-        self.state
-            .compare_exchange(RUNNING, BUSY, Ordering::Acquire, Ordering::Relaxed)
-            .ok()?;
-        Some(self.hold(|ring| (f(ring), RUNNING)))
-    }
-
-    /// Control plane: waits for a burst in progress to end, then runs `f` on the ring
-    /// and leaves the queue running if `f` says so, stopped otherwise. `None` (and `f`
-    /// not run) if a holder panicked.
-    pub(super) fn control<R>(&self, f: impl FnOnce(&mut T) -> (R, bool)) -> Option<R> {
-        let mut spins = 0u32;
-        loop {
-            match self.state.load(Ordering::Relaxed) {
-                POISONED => return None,
-                BUSY => {
-                    // A burst is bounded by the ring's size: spin, then yield.
-                    if spins < 1000 {
-                        std::hint::spin_loop();
-                        spins += 1;
-                    } else {
-                        std::thread::yield_now();
-                    }
-                }
-                state => {
-                    // Acquire: as in `burst`.
-                    if self
-                        .state
-                        .compare_exchange_weak(state, BUSY, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        break;
-                    }
-                }
-            }
-        }
-        let r = self.hold(|ring| {
-            let (r, run) = f(ring);
-            (r, if run { RUNNING } else { STOPPED })
-        });
-        Some(r)
-    }
-}
-
-/// Why the RX ring could not be filled: the pool had too few free mbufs.
-#[derive(Debug)]
-pub(super) struct NoMbufs {
-    /// Mbufs the ring needs.
-    pub need: usize,
-}
-
 /// An RX queue's ring: each descriptor points at the data room of an mbuf (at
 /// `buf_iova + headroom`) the device receives into, with no copy.
 pub(super) struct RxRing {
     desc: DescRing<RxDesc>,
-    /// The mbuf whose buffer each descriptor points at: all `Some` while filled. Raw
-    /// handles (`Mbuf::into_raw`): a buffer the device may still write is never freed
-    /// by a drop, only by `release` once the device is stopped.
-    sw: Box<[Option<NonNull<MbufHeader>>]>,
+    /// The mbuf whose buffer each descriptor points at, in `mbufs.sw`.
+    mbufs: RxMbufs,
     /// The next descriptor the device fills.
     tail: usize,
     /// Skipping the descriptors of a packet that did not fit one buffer, up to its end.
     dropping: bool,
-    cache: LcoreCache,
-    /// One burst's fresh mbufs, taken from the cache in one bulk.
-    fresh: Vec<Mbuf>,
-    /// Mbufs of dropped packets, freed in one bulk.
-    junk: Vec<Mbuf>,
-    port: PortId,
-    counters: Arc<QueueCounters>,
 }
-
-// SAFETY: the raw mbuf handles in `sw` are owned by the ring (as `Mbuf`s, which are
-// Send, would be); the rest is Send.
-unsafe impl Send for RxRing {}
 
 impl RxRing {
     /// An empty ring over `desc`, refilled from `cache`, counting into `counters`.
@@ -261,17 +141,11 @@ impl RxRing {
         port: PortId,
         counters: Arc<QueueCounters>,
     ) -> Self {
-        let len = desc.len();
         Self {
+            mbufs: RxMbufs::new(desc.len(), cache, port, counters),
             desc,
-            sw: vec![None; len].into_boxed_slice(),
             tail: 0,
             dropping: false,
-            cache,
-            fresh: Vec::with_capacity(len),
-            junk: Vec::with_capacity(len),
-            port,
-            counters,
         }
     }
 
@@ -280,10 +154,8 @@ impl RxRing {
     /// always means empty). The ring must be empty (new, or released).
     pub(super) fn fill(&mut self) -> Result<u16, NoMbufs> {
         let len = self.desc.len();
-        if self.cache.alloc_bulk(&mut self.fresh, len).is_err() {
-            return Err(NoMbufs { need: len });
-        }
-        for (i, m) in self.fresh.drain(..).enumerate() {
+        self.mbufs.take_for_fill()?;
+        for (i, m) in self.mbufs.fresh.drain(..).enumerate() {
             self.desc.write(
                 i,
                 RxDesc {
@@ -291,7 +163,7 @@ impl RxRing {
                     ..RxDesc::default()
                 },
             );
-            self.sw[i] = Some(m.into_raw());
+            self.mbufs.sw[i] = Some(m.into_raw());
         }
         self.tail = 0;
         self.dropping = false;
@@ -302,15 +174,7 @@ impl RxRing {
     /// Gives every mbuf back to the pool. The device must be stopped: it must not
     /// write a buffer any more.
     pub(super) fn release(&mut self) {
-        for slot in self.sw.iter_mut() {
-            if let Some(raw) = slot.take() {
-                // SAFETY: `raw` came from `into_raw` when the descriptor was armed and
-                // is taken back once (the slot is emptied); the device is stopped.
-                self.junk.push(unsafe { Mbuf::from_raw(raw) });
-            }
-        }
-        self.cache.free_bulk(&mut self.junk);
-        self.cache.flush();
+        self.mbufs.release();
         self.tail = 0;
         self.dropping = false;
     }
@@ -333,14 +197,11 @@ impl RxRing {
         // their done bits.
         fence(Ordering::Acquire);
         // One fresh mbuf per descriptor, in one bulk: all or nothing.
-        if self.cache.alloc_bulk(&mut self.fresh, ready).is_err() {
-            self.fresh_one_by_one(ready);
-            if self.fresh.is_empty() {
-                return (0, None);
-            }
+        if !self.mbufs.take_fresh(ready) {
+            return (0, None);
         }
         let (mut got, mut bytes, mut errors) = (0, 0, 0);
-        while let Some(new) = self.fresh.pop() {
+        while let Some(new) = self.mbufs.fresh.pop() {
             let at = self.tail;
             let d = self.desc.read(at);
             self.desc.write(
@@ -350,7 +211,7 @@ impl RxRing {
                     ..RxDesc::default()
                 },
             );
-            let Some(old) = self.sw[at].replace(new.into_raw()) else {
+            let Some(old) = self.mbufs.sw[at].replace(new.into_raw()) else {
                 unreachable!("RX descriptor {at} had no mbuf while the queue ran");
             };
             // SAFETY: `old` came from `into_raw` when descriptor `at` was armed and is
@@ -370,21 +231,15 @@ impl RxRing {
             {
                 errors += u64::from(eop);
                 self.dropping = !eop;
-                self.junk.push(m);
+                self.mbufs.junk.push(m);
                 continue;
             }
-            m.set_port(self.port);
+            m.set_port(self.mbufs.port);
             bytes += n as u64;
             got += 1;
             pkts.push(m);
         }
-        if !self.junk.is_empty() {
-            self.cache.free_bulk(&mut self.junk);
-        }
-        self.counters.add(got as u64, bytes);
-        if errors != 0 {
-            self.counters.add_errors(errors);
-        }
+        self.mbufs.end_burst(got, bytes, errors);
         // The tail register points one past the last descriptor the device may fill.
         let rdt = if self.tail == 0 {
             len - 1
@@ -392,20 +247,6 @@ impl RxRing {
             self.tail - 1
         };
         (got, Some(rdt as u16))
-    }
-
-    /// The cache and pool could not give `want` mbufs at once: take what there is, one
-    /// by one (DPDK's em PMD receives as many packets as it can allocate).
-    #[cold]
-    #[inline(never)]
-    fn fresh_one_by_one(&mut self, want: usize) {
-        self.counters.add_nombuf(1);
-        while self.fresh.len() < want {
-            match self.cache.alloc() {
-                Some(m) => self.fresh.push(m),
-                None => break,
-            }
-        }
     }
 }
 
@@ -507,16 +348,6 @@ impl TxRing {
         self.used = 0;
     }
 
-    /// The IOVA of segment `k` (with data `seg`) of `m`.
-    #[inline(always)]
-    fn seg_iova(m: &Mbuf, k: usize, seg: &[u8]) -> u64 {
-        if k == 0 {
-            m.data_iova()
-        } else {
-            seg.as_ptr().addr() as u64
-        }
-    }
-
     /// Descriptors for `len` (> 0) bytes at `iova`: one per page they touch. QEMU's
     /// e1000e before 8.0 maps each TX buffer in one piece and silently drops a packet
     /// whose buffer crosses an IOMMU page; mbufs may cross hugepages.
@@ -540,7 +371,7 @@ impl TxRing {
                 if !self.iova_is_va || seg.is_empty() {
                     return None;
                 }
-                n += self.chunks(Self::seg_iova(m, k, seg), seg.len());
+                n += self.chunks(seg_iova(m, k, seg), seg.len());
             }
             n
         };
@@ -578,7 +409,7 @@ impl TxRing {
             let last = ((self.tail + n - 1) % len) as u16;
             let mut written = 0;
             for (k, seg) in m.segments().enumerate() {
-                let (mut iova, mut left) = (Self::seg_iova(m, k, seg), seg.len());
+                let (mut iova, mut left) = (seg_iova(m, k, seg), seg.len());
                 while left != 0 {
                     let part = left.min(self.page_size - (iova as usize & (self.page_size - 1)));
                     left -= part;
@@ -718,25 +549,14 @@ mod tests {
     //! The rings against a simulated device: descriptor memory and mbufs in ordinary
     //! pages (IOVA = VA), the test playing the 82574's part.
 
-    use std::sync::atomic::AtomicUsize;
-
-    use burst_eal::memory::{Memory, MemoryConfig, Region};
-    use burst_mempool::{MbufConfig, PktPool};
+    use burst_eal::memory::Memory;
+    use burst_mempool::PktPool;
 
     use super::*;
-
-    fn memory() -> Memory {
-        Memory::new(MemoryConfig::no_huge()).unwrap()
-    }
-
-    fn pool(mem: &Memory, n: usize) -> PktPool {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("e1000e-test-{}", NEXT.fetch_add(1, Ordering::Relaxed));
-        PktPool::new(mem, &name, n, MbufConfig::default()).unwrap()
-    }
+    use crate::drivers::testutil::{frame, memory, packets, pool, ring_region};
 
     fn ring<D: Copy>(mem: &Memory, len: usize) -> DescRing<D> {
-        let region: Arc<Region> = Arc::new(mem.alloc(len * 16).unwrap());
+        let region = ring_region(mem, len * 16);
         let base = region.as_ptr().cast::<D>();
         // SAFETY: a fresh page-aligned region of `len` descriptors, kept by the ring.
         unsafe { DescRing::new(base, len, region) }
@@ -761,10 +581,6 @@ mod tests {
         d.errors = errors;
         d.status = status;
         ring.desc.write(i, d);
-    }
-
-    fn frame(seq: u8, len: usize) -> Vec<u8> {
-        (0..len).map(|i| seq.wrapping_add(i as u8)).collect()
     }
 
     #[test]
@@ -917,17 +733,6 @@ mod tests {
     /// A page size no test buffer crosses.
     const HUGE: usize = 1 << 30;
 
-    /// `n` packets of 60 + i bytes whose first byte is `first + i`.
-    fn packets(pool: &PktPool, first: u8, n: usize) -> Vec<Mbuf> {
-        (0..n)
-            .map(|i| {
-                let mut m = pool.alloc().unwrap();
-                m.append(60 + i).unwrap().fill(first.wrapping_add(i as u8));
-                m
-            })
-            .collect()
-    }
-
     /// The device sends everything up to `tdt`: done bits on Report Status descriptors.
     fn device_tx(ring: &TxRing, from: usize, tdt: usize) {
         let mut i = from;
@@ -1057,51 +862,5 @@ mod tests {
         assert_eq!(counters.snapshot().bytes, before as u64 + 48);
         tx.release();
         assert!(pool.is_full());
-    }
-
-    #[test]
-    fn the_ring_is_the_lcores_while_running_and_the_ports_while_stopped() {
-        let shared = Shared::new(7u32);
-        assert_eq!(shared.burst(|n| *n), None, "stopped");
-        assert_eq!(shared.control(|n| (*n + 1, true)), Some(8));
-        assert_eq!(shared.burst(|n| std::mem::replace(n, 9)), Some(7));
-        assert_eq!(shared.control(|n| (*n, false)), Some(9));
-        assert_eq!(shared.burst(|n| *n), None, "stopped again");
-
-        // A panicking holder poisons the ring for good.
-        shared.control(|_| ((), true));
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            shared.burst(|_| panic!("a bug in a burst"))
-        }));
-        assert!(panicked.is_err());
-        assert_eq!(shared.burst(|n| *n), None);
-        assert_eq!(shared.control(|n| (*n, true)), None);
-    }
-
-    #[test]
-    fn stopping_waits_for_the_burst_in_progress() {
-        let shared = Arc::new(Shared::new(0u64));
-        shared.control(|_| ((), true));
-        let lcore = {
-            let shared = Arc::clone(&shared);
-            std::thread::spawn(move || {
-                let mut bursts = 0u64;
-                while shared
-                    .burst(|n| {
-                        *n += 1;
-                        bursts += 1;
-                    })
-                    .is_some()
-                {}
-                bursts
-            })
-        };
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let seen = shared.control(|n| (*n, false)).unwrap();
-        let bursts = lcore.join().unwrap();
-        assert_eq!(
-            seen, bursts,
-            "every burst ended before the port took the ring"
-        );
     }
 }

@@ -58,24 +58,26 @@ pub mod pci;
 mod queue;
 pub mod virtqueue;
 
-use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use burst_eal::Eal;
-use burst_eal::memory::{IovaMode, Region};
-use burst_eal::vfio::{DmaMapping, VfioError, VfioPciDevice};
+use burst_eal::memory::IovaMode;
+use burst_eal::vfio::VfioPciDevice;
 use burst_mempool::PktPool;
 
+use crate::drivers::ring_mbufs::fill_rx;
+use crate::drivers::ring_mem::RingMem;
 use crate::drivers::rx_cache;
+use crate::drivers::shared::Shared;
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
-use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool};
+use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool, reset_for_dma};
 use crate::stats::QueueCounters;
 use net::*;
 use pci::{
     ACKNOWLEDGE, CommonCfg, DEVICE_NEEDS_RESET, DRIVER_OK, FAILED, FEATURES_OK, Notifier,
     Structures, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1, Window, map_structures,
 };
-use queue::{Queue, Rx, RxRing, Tx, TxRing};
+use queue::{Rx, RxRing, Tx, TxRing};
 use virtqueue::{MAX_QUEUE_SIZE, QUEUE_BYTES, Vring};
 
 /// The registry entry.
@@ -99,9 +101,9 @@ const MIN_MTU: u16 = 68;
 /// Virtqueue numbers of the first queue pair (§5.1.2): receiveq1 and transmitq1.
 const RX_VQ: u16 = 0;
 const TX_VQ: u16 = 1;
-/// Where each virtqueue's slot starts in the ring memory.
+/// Each virtqueue's slot in the ring memory.
 const RX_SLOT: usize = 0;
-const TX_SLOT: usize = QUEUE_BYTES;
+const TX_SLOT: usize = 1;
 
 /// The features the driver takes when the device offers them.
 const WANTED: u64 = VIRTIO_F_VERSION_1
@@ -141,26 +143,9 @@ fn feature_names(features: u64) -> String {
     names.join(" ")
 }
 
-/// The memory both virtqueues live in, mapped for the device's DMA.
-struct RingMem {
-    /// Dropped first: unmapped before the memory goes.
-    _mapping: DmaMapping,
-    region: Region,
-}
-
-impl RingMem {
-    /// The virtqueue slot at `offset`, and its IOVA.
-    fn slot(&self, offset: usize) -> (NonNull<u8>, u64) {
-        // SAFETY: `offset` is RX_SLOT or TX_SLOT, inside the region (2 × QUEUE_BYTES
-        // long); the region is page-aligned, and so is the slot.
-        let ptr = unsafe { self.region.as_ptr().add(offset) };
-        (ptr, self.region.iova(offset))
-    }
-}
-
 /// An RX queue as the port sees it.
 struct RxState {
-    queue: Arc<Mutex<Queue<RxRing>>>,
+    ring: Arc<Shared<RxRing>>,
     /// To notify the device of the buffers filled at start.
     notifier: Notifier,
     /// Bytes of frame each receive buffer holds (the pool's data room).
@@ -180,11 +165,12 @@ struct VirtioNet {
     max_size: (u16, u16),
     max_mtu: u16,
     rx: Option<RxState>,
-    tx: Option<Arc<Mutex<Queue<TxRing>>>>,
+    tx: Option<Arc<Shared<TxRing>>>,
     mtu: u16,
     started: bool,
     iova_is_va: bool,
-    /// Dropped after the queues (whose rings also keep it).
+    /// Both virtqueues' memory, mapped for the device's DMA; dropped after the queues
+    /// (whose rings also keep it).
     mem: Arc<RingMem>,
     structures: Structures,
     dev: VfioPciDevice,
@@ -248,16 +234,7 @@ fn probe(
 ) -> Result<Box<dyn Driver>, EthError> {
     args.check_keys(&[])?;
     let name = dev.addr().to_string();
-    let vfio = |what: &'static str| {
-        let name = name.clone();
-        move |err: VfioError| device_error(&name, what, err)
-    };
-    match dev.reset() {
-        Ok(()) | Err(VfioError::ResetUnsupported { .. }) => {}
-        Err(err) => return Err(vfio("reset")(err)),
-    }
-    dev.enable_bus_master()
-        .map_err(vfio("enable bus mastering"))?;
+    reset_for_dma(&dev)?;
     let structures = map_structures(&dev, CFG_LEN)
         .map_err(|err| device_error(&name, "find the virtio structures", err))?;
     let iova_is_va = eal.memory().config().iova_mode == IovaMode::Va;
@@ -305,20 +282,14 @@ fn probe(
         pktlen_mtu
     };
 
-    let region = eal
-        .memory()
-        .alloc(2 * QUEUE_BYTES)
-        .map_err(|err| device_error(&name, "allocate virtqueues", err))?;
-    for offset in [RX_SLOT, TX_SLOT] {
-        if region.iova(offset + QUEUE_BYTES - 1) != region.iova(offset) + QUEUE_BYTES as u64 - 1 {
-            return Err(invalid(
-                "virtqueue memory is not IOVA-contiguous: use hugepages".into(),
-            ));
-        }
-    }
-    let mapping = dev
-        .dma_map(&region)
-        .map_err(vfio("map virtqueues for DMA"))?;
+    let mem = RingMem::new(
+        eal,
+        &dev,
+        &name,
+        (2, QUEUE_BYTES),
+        "virtqueues",
+        "virtqueue memory",
+    )?;
     let driver = VirtioNet {
         port,
         mac,
@@ -330,10 +301,7 @@ fn probe(
         mtu: crate::ethdev::DEFAULT_MTU.min(max_mtu),
         started: false,
         iova_is_va,
-        mem: Arc::new(RingMem {
-            _mapping: mapping,
-            region,
-        }),
+        mem: Arc::new(mem),
         structures,
         dev,
         name,
@@ -358,11 +326,6 @@ fn read_config<T>(common: &CommonCfg, device: &Window, f: impl Fn(&Window) -> T)
             return value;
         }
     }
-}
-
-/// The queue behind `q`, with no burst running; `None` if a burst panicked with it.
-fn hold<R>(q: &Mutex<Queue<R>>) -> Option<MutexGuard<'_, Queue<R>>> {
-    q.lock().ok()
 }
 
 impl VirtioNet {
@@ -412,9 +375,9 @@ impl VirtioNet {
         })
     }
 
-    /// The virtqueue in the ring memory slot at `offset`, of `size` entries.
-    fn vring(&self, offset: usize, size: u16) -> Vring {
-        let (base, iova) = self.mem.slot(offset);
+    /// The virtqueue in ring memory slot `slot`, of `size` entries.
+    fn vring(&self, slot: usize, size: u16) -> Vring {
+        let (base, iova) = self.mem.slot(slot);
         // SAFETY: the slot is QUEUE_BYTES of the page-aligned ring memory, IOVA-contiguous
         // (checked at probe), kept by `mem`; only this queue's ring (the previous one,
         // if any, is dropped by the caller and holds no buffer) and the device use it.
@@ -424,13 +387,12 @@ impl VirtioNet {
     /// Takes the queues from the lcores (waiting for a burst in progress), resets the
     /// device and gives every mbuf of the rings back.
     fn stop_queues(&mut self) {
-        let mut rx = self.rx.as_ref().map(|rx| hold(&rx.queue));
-        let mut tx = self.tx.as_ref().map(|tx| hold(tx));
-        for q in rx.iter_mut().flatten() {
-            q.running = false;
+        // First no burst runs any more, then the device stops, then the buffers go.
+        if let Some(rx) = &self.rx {
+            rx.ring.stop();
         }
-        for q in tx.iter_mut().flatten() {
-            q.running = false;
+        if let Some(tx) = &self.tx {
+            tx.stop();
         }
         if !self.structures.common.reset() {
             log::error!(
@@ -441,15 +403,15 @@ impl VirtioNet {
             self.started = false;
             return;
         }
-        match rx {
-            Some(Some(mut q)) => q.ring.release(),
-            Some(None) => log::error!("{}: an RX burst panicked: its mbufs leak", self.name),
-            None => {}
+        if let Some(rx) = &self.rx {
+            if !rx.ring.release(RxRing::release) {
+                log::error!("{}: an RX burst panicked: its mbufs leak", self.name);
+            }
         }
-        match tx {
-            Some(Some(mut q)) => q.ring.release(),
-            Some(None) => log::error!("{}: a TX burst panicked: its mbufs leak", self.name),
-            None => {}
+        if let Some(tx) = &self.tx {
+            if !tx.release(TxRing::release) {
+                log::error!("{}: a TX burst panicked: its mbufs leak", self.name);
+            }
         }
         self.started = false;
     }
@@ -497,24 +459,24 @@ impl Driver for VirtioNet {
             )));
         }
         self.check_mtu_fits(self.mtu, cfg.data_room)?;
-        let dma = map_pool(&self.dev, pool)
-            .map_err(|err| device_error(&self.name, "map the mempool for DMA", err))?;
+        let dma = map_pool(&self.dev, pool)?;
         let cache = rx_cache(pool);
         let notifier = self.notifier(RX_VQ)?;
         // The previous queue, if any, goes first: it holds no mbuf (the port is stopped).
         self.rx = None;
-        let ring = RxRing::new(self.vring(RX_SLOT, size), cache, self.port, counters);
-        let queue = Arc::new(Mutex::new(Queue {
-            running: false,
-            ring,
-        }));
+        let ring = Arc::new(Shared::new(RxRing::new(
+            self.vring(RX_SLOT, size),
+            cache,
+            self.port,
+            counters,
+        )));
         self.rx = Some(RxState {
-            queue: Arc::clone(&queue),
+            ring: Arc::clone(&ring),
             notifier: notifier.clone(),
             buf_len: cfg.data_room,
             _dma: dma,
         });
-        Ok(Box::new(Rx { queue, notifier }))
+        Ok(Box::new(Rx { ring, notifier }))
     }
 
     fn tx_queue_setup(
@@ -526,66 +488,67 @@ impl Driver for VirtioNet {
         let size = self.queue_size(&format!("TX queue {queue}"), nb_desc, self.max_size.1)?;
         let notifier = self.notifier(TX_VQ)?;
         self.tx = None;
-        let ring = TxRing::new(self.vring(TX_SLOT, size), self.iova_is_va, counters);
-        let queue = Arc::new(Mutex::new(Queue {
-            running: false,
-            ring,
-        }));
-        self.tx = Some(Arc::clone(&queue));
-        Ok(Box::new(Tx { queue, notifier }))
+        let ring = Arc::new(Shared::new(TxRing::new(
+            self.vring(TX_SLOT, size),
+            self.iova_is_va,
+            counters,
+        )));
+        self.tx = Some(Arc::clone(&ring));
+        Ok(Box::new(Tx { ring, notifier }))
     }
 
     fn start(&mut self) -> Result<(), EthError> {
         let common = &self.structures.common;
         self.features = negotiate(common, self.iova_is_va, &self.name)?;
-        let mut rx = match &self.rx {
-            Some(rx) => Some(
-                hold(&rx.queue)
-                    .ok_or_else(|| self.invalid("RX queue 0 is poisoned by a panic".into()))?,
-            ),
-            None => None,
-        };
-        let mut tx = match &self.tx {
-            Some(tx) => Some(
-                hold(tx).ok_or_else(|| self.invalid("TX queue 0 is poisoned by a panic".into()))?,
-            ),
-            None => None,
-        };
-        if let Some(q) = &mut rx {
-            q.ring.fill().map_err(|err| {
-                self.invalid(format!(
-                    "RX queue 0: its mempool has fewer than the {} free mbufs the ring needs \
-                     (make the pool larger, or free its mbufs)",
-                    err.need
-                ))
-            })?;
-            let vq = q.ring.vq();
+        // The rings' layouts, to give the device: (size, descriptor area, driver area,
+        // device area).
+        let layout = |vq: &Vring| {
             let (desc, driver, device) = vq.iovas();
+            (vq.size(), desc, driver, device)
+        };
+        let rx = match &self.rx {
+            Some(rx) => Some(fill_rx(self.port, &rx.ring, |ring| {
+                ring.fill().map(|()| layout(ring.vq()))
+            })?),
+            None => None,
+        };
+        let tx = match &self.tx {
+            Some(tx) => match tx.control(|ring| {
+                ring.reset();
+                (layout(ring.vq()), false)
+            }) {
+                Some(vq) => Some(vq),
+                None => {
+                    // Nothing given to the device yet: the RX ring's mbufs go back.
+                    self.stop_queues();
+                    return Err(self.invalid("TX queue 0 is poisoned by a panic".into()));
+                }
+            },
+            None => None,
+        };
+        let common = &self.structures.common;
+        if let Some((size, desc, driver, device)) = rx {
             common.select_queue(RX_VQ);
-            common.enable_queue(vq.size(), desc, driver, device);
+            common.enable_queue(size, desc, driver, device);
         }
-        if let Some(q) = &mut tx {
-            q.ring.reset();
-            let vq = q.ring.vq();
-            let (desc, driver, device) = vq.iovas();
+        if let Some((size, desc, driver, device)) = tx {
             common.select_queue(TX_VQ);
-            common.enable_queue(vq.size(), desc, driver, device);
+            common.enable_queue(size, desc, driver, device);
         }
         common.add_status(DRIVER_OK);
         if common.status() & DEVICE_NEEDS_RESET != 0 {
-            drop((rx, tx));
             self.stop_queues();
             return Err(self.invalid(
                 "the device asked for a reset when set live (DEVICE_NEEDS_RESET)".into(),
             ));
         }
-        if let (Some(q), Some(state)) = (&mut rx, &self.rx) {
-            q.running = true;
+        if let Some(rx) = &self.rx {
+            rx.ring.run();
             // The device may have asked for no notification already; one costs little.
-            state.notifier.notify();
+            rx.notifier.notify();
         }
-        if let Some(q) = &mut tx {
-            q.running = true;
+        if let Some(tx) = &self.tx {
+            tx.run();
         }
         self.started = true;
         Ok(())

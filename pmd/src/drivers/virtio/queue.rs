@@ -2,11 +2,11 @@
 //! and the bursts.
 //!
 //! A queue's ring is shared by the port (control plane: fill at start, release at stop)
-//! and the lcore polling it (data plane: bursts) through a `Mutex`: a burst takes it
-//! with `try_lock` and does nothing if the port holds it or has stopped the queue, so
-//! no burst ever runs on a ring whose mbufs were released. A burst that panicked
-//! poisons the mutex; the ring is then never touched again and its mbufs leak rather
-//! than risk a double free or a buffer still in the device's hands.
+//! and the lcore polling it (data plane: bursts) through [`Shared`]: a burst does
+//! nothing if the port holds the ring or has stopped the queue, so no burst ever runs
+//! on a ring whose mbufs were released. A burst that panicked poisons the ring; it is
+//! then never touched again and its mbufs leak rather than risk a double free or a
+//! buffer still in the device's hands.
 //!
 //! Memory ordering with the device (x86-64, where burst's VFIO drivers run; QEMU's
 //! virtio device is not `VIRTIO_F_ORDER_PLATFORM`, so CPU fences suffice): the device
@@ -19,8 +19,8 @@
 //! device that has just re-enabled notifications would miss the buffers (§2.6.10).
 
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
-use std::sync::{Arc, Mutex};
 
 use burst_mempool::{Mbuf, MbufHeader};
 
@@ -30,6 +30,8 @@ use super::virtqueue::{
     VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY,
     VirtqDesc, Vring,
 };
+use crate::drivers::ring_mbufs::{NoMbufs, RxMbufs, seg_iova};
+use crate::drivers::shared::Shared;
 use crate::drivers::{LcoreCache, TxFree};
 use crate::ethdev::{PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
@@ -39,13 +41,6 @@ const MIN_FRAME: usize = 14;
 /// The free-descriptor count under which a TX burst first reclaims sent buffers
 /// (DPDK's `tx_free_thresh`), for rings of 128 descriptors or more.
 const TX_FREE_THRESH: usize = 32;
-
-/// A queue's ring and whether bursts may use it.
-pub(super) struct Queue<R> {
-    /// Set by the port at start, cleared at stop.
-    pub(super) running: bool,
-    pub(super) ring: R,
-}
 
 /// Publishes the available ring up to `idx`, and whether the device wants to be
 /// notified of it (`VIRTQ_USED_F_NO_NOTIFY` clear).
@@ -59,38 +54,18 @@ fn publish(vq: &Vring, idx: u16) -> bool {
     vq.used_flags() & VIRTQ_USED_F_NO_NOTIFY == 0
 }
 
-/// Why the RX ring could not be filled: the pool had too few free mbufs.
-#[derive(Debug)]
-pub(super) struct NoMbufs {
-    /// Mbufs the ring needs.
-    pub need: usize,
-}
-
 /// An RX queue's ring: every descriptor is one device-writable buffer, an mbuf's data
 /// room and the [`NET_HDR_LEN`] bytes of headroom before it, where the device puts the
 /// `virtio_net_hdr` (so the packet lands at the mbuf's data offset, with no copy).
 pub(super) struct RxRing {
     vq: Vring,
-    /// The mbuf each descriptor points at: all `Some` while filled. Raw handles
-    /// (`Mbuf::into_raw`): a buffer the device may still write is never freed by a drop,
-    /// only by `release` once the device is reset.
-    sw: Box<[Option<NonNull<MbufHeader>>]>,
+    /// The mbuf each descriptor points at, in `mbufs.sw`.
+    mbufs: RxMbufs,
     /// The next used entry to take.
     last_used: u16,
     /// The available `idx` the driver has reached.
     avail_idx: u16,
-    cache: LcoreCache,
-    /// One burst's fresh mbufs, taken from the cache in one bulk.
-    fresh: Vec<Mbuf>,
-    /// Mbufs of dropped packets, freed in one bulk.
-    junk: Vec<Mbuf>,
-    port: PortId,
-    counters: Arc<QueueCounters>,
 }
-
-// SAFETY: the raw mbuf handles in `sw` are owned by the ring (as `Mbuf`s, which are
-// Send, would be); the rest is Send.
-unsafe impl Send for RxRing {}
 
 impl RxRing {
     /// An empty ring over `vq`, refilled from `cache`, counting into `counters`.
@@ -100,17 +75,11 @@ impl RxRing {
         port: PortId,
         counters: Arc<QueueCounters>,
     ) -> Self {
-        let len = usize::from(vq.size());
         Self {
+            mbufs: RxMbufs::new(usize::from(vq.size()), cache, port, counters),
             vq,
-            sw: vec![None; len].into_boxed_slice(),
             last_used: 0,
             avail_idx: 0,
-            cache,
-            fresh: Vec::with_capacity(len),
-            junk: Vec::with_capacity(len),
-            port,
-            counters,
         }
     }
 
@@ -135,16 +104,13 @@ impl RxRing {
     /// interrupts suppressed. The ring must be empty (new, or released) and the
     /// device must not use the queue yet; notify it once the queue is enabled.
     pub(super) fn fill(&mut self) -> Result<(), NoMbufs> {
-        let len = usize::from(self.vq.size());
-        if self.cache.alloc_bulk(&mut self.fresh, len).is_err() {
-            return Err(NoMbufs { need: len });
-        }
+        self.mbufs.take_for_fill()?;
         self.vq.clear();
         self.vq.set_avail_flags(VIRTQ_AVAIL_F_NO_INTERRUPT);
-        for (i, m) in (0..).zip(self.fresh.drain(..)) {
+        for (i, m) in (0..).zip(self.mbufs.fresh.drain(..)) {
             self.vq.set_desc(i, Self::rx_desc(&m));
             self.vq.set_avail(i, i);
-            self.sw[usize::from(i)] = Some(m.into_raw());
+            self.mbufs.sw[usize::from(i)] = Some(m.into_raw());
         }
         self.last_used = 0;
         self.avail_idx = self.vq.size();
@@ -157,15 +123,7 @@ impl RxRing {
     /// Gives every mbuf back to the pool. The device must be reset: it must not write a
     /// buffer any more.
     pub(super) fn release(&mut self) {
-        for slot in self.sw.iter_mut() {
-            if let Some(raw) = slot.take() {
-                // SAFETY: `raw` came from `into_raw` when the descriptor was armed and
-                // is taken back once (the slot is emptied); the device is reset.
-                self.junk.push(unsafe { Mbuf::from_raw(raw) });
-            }
-        }
-        self.cache.free_bulk(&mut self.junk);
-        self.cache.flush();
+        self.mbufs.release();
     }
 
     /// Receives up to `nb_pkts` packets into `pkts`; returns how many, and whether to
@@ -182,26 +140,23 @@ impl RxRing {
         // Acquire: the used entries and their packets are read after the idx.
         fence(Ordering::Acquire);
         // One fresh mbuf per used buffer, in one bulk: all or nothing.
-        if self.cache.alloc_bulk(&mut self.fresh, ready).is_err() {
-            self.fresh_one_by_one(ready);
-            if self.fresh.is_empty() {
-                return (0, false);
-            }
+        if !self.mbufs.take_fresh(ready) {
+            return (0, false);
         }
         let (mut got, mut bytes, mut errors) = (0, 0, 0);
-        while let Some(new) = self.fresh.pop() {
+        while let Some(new) = self.mbufs.fresh.pop() {
             let elem = self.vq.used_elem(self.last_used);
             self.last_used = self.last_used.wrapping_add(1);
             let id = elem.id as usize;
-            let Some(old) = self.sw.get_mut(id).and_then(Option::take) else {
+            let Some(old) = self.mbufs.sw.get_mut(id).and_then(Option::take) else {
                 // Not a buffer the device was given: a device bug. Nothing to re-arm.
                 errors += 1;
-                self.junk.push(new);
+                self.mbufs.junk.push(new);
                 continue;
             };
             // Re-arm the descriptor with the fresh mbuf and hand it back.
             self.vq.set_desc(id as u16, Self::rx_desc(&new));
-            self.sw[id] = Some(new.into_raw());
+            self.mbufs.sw[id] = Some(new.into_raw());
             self.vq.set_avail(self.avail_idx, id as u16);
             self.avail_idx = self.avail_idx.wrapping_add(1);
             // SAFETY: `old` came from `into_raw` when descriptor `id` was armed and is
@@ -213,36 +168,16 @@ impl RxRing {
             let len = (elem.len as usize).saturating_sub(NET_HDR_LEN);
             if len < MIN_FRAME || m.append(len).is_err() {
                 errors += 1;
-                self.junk.push(m);
+                self.mbufs.junk.push(m);
                 continue;
             }
-            m.set_port(self.port);
+            m.set_port(self.mbufs.port);
             bytes += len as u64;
             got += 1;
             pkts.push(m);
         }
-        if !self.junk.is_empty() {
-            self.cache.free_bulk(&mut self.junk);
-        }
-        self.counters.add(got as u64, bytes);
-        if errors != 0 {
-            self.counters.add_errors(errors);
-        }
+        self.mbufs.end_burst(got, bytes, errors);
         (got, publish(&self.vq, self.avail_idx))
-    }
-
-    /// The cache and pool could not give `want` mbufs at once: take what there is, one
-    /// by one, and leave the other packets in the used ring for a later burst.
-    #[cold]
-    #[inline(never)]
-    fn fresh_one_by_one(&mut self, want: usize) {
-        self.counters.add_nombuf(1);
-        while self.fresh.len() < want {
-            match self.cache.alloc() {
-                Some(m) => self.fresh.push(m),
-                None => break,
-            }
-        }
     }
 }
 
@@ -354,16 +289,6 @@ impl TxRing {
         self.reset();
     }
 
-    /// The IOVA of segment `k` (with data `seg`) of `m`.
-    #[inline(always)]
-    fn seg_iova(m: &Mbuf, k: usize, seg: &[u8]) -> u64 {
-        if k == 0 {
-            m.data_iova()
-        } else {
-            seg.as_ptr().addr() as u64
-        }
-    }
-
     /// Whether `m` can ever be sent on a ring of `size`: not empty, no empty segment, a single segment
     /// unless IOVAs are addresses, and its descriptors (one per segment, and maybe one
     /// for the header) fit the ring. Prepending the header does not change the answer.
@@ -433,7 +358,7 @@ impl TxRing {
                 self.vq.set_desc(
                     at,
                     VirtqDesc {
-                        addr: Self::seg_iova(m, k, seg),
+                        addr: seg_iova(m, k, seg),
                         len: seg.len() as u32,
                         flags: if more { VIRTQ_DESC_F_NEXT } else { 0 },
                         next: if more { next } else { 0 },
@@ -511,47 +436,45 @@ impl TxRing {
 
 /// The RX handle an lcore polls.
 pub(super) struct Rx {
-    pub(super) queue: Arc<Mutex<Queue<RxRing>>>,
+    pub(super) ring: Arc<Shared<RxRing>>,
     pub(super) notifier: Notifier,
 }
 
 impl RxBurst for Rx {
     #[inline]
     fn rx_burst(&mut self, pkts: &mut Vec<Mbuf>, nb_pkts: usize) -> usize {
-        let Ok(mut q) = self.queue.try_lock() else {
-            return 0;
-        };
-        if !q.running {
-            return 0;
-        }
-        let (n, notify) = q.ring.burst(pkts, nb_pkts);
-        if notify {
-            self.notifier.notify();
-        }
-        n
+        let notifier = &self.notifier;
+        self.ring
+            .burst(|ring| {
+                let (n, notify) = ring.burst(pkts, nb_pkts);
+                if notify {
+                    notifier.notify();
+                }
+                n
+            })
+            .unwrap_or(0)
     }
 }
 
 /// The TX handle an lcore feeds.
 pub(super) struct Tx {
-    pub(super) queue: Arc<Mutex<Queue<TxRing>>>,
+    pub(super) ring: Arc<Shared<TxRing>>,
     pub(super) notifier: Notifier,
 }
 
 impl TxBurst for Tx {
     #[inline]
     fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
-        let Ok(mut q) = self.queue.try_lock() else {
-            return 0;
-        };
-        if !q.running {
-            return 0;
-        }
-        let (n, notify) = q.ring.burst(pkts);
-        if notify {
-            self.notifier.notify();
-        }
-        n
+        let notifier = &self.notifier;
+        self.ring
+            .burst(|ring| {
+                let (n, notify) = ring.burst(pkts);
+                if notify {
+                    notifier.notify();
+                }
+                n
+            })
+            .unwrap_or(0)
     }
 }
 
@@ -560,26 +483,15 @@ mod tests {
     //! The rings against a simulated device: ring memory and mbufs in ordinary pages
     //! (IOVA = VA), the test playing the virtio-net device's part.
 
-    use std::sync::atomic::AtomicUsize;
-
-    use burst_eal::memory::{Memory, MemoryConfig, Region};
-    use burst_mempool::{MbufConfig, PktPool};
+    use burst_eal::memory::Memory;
+    use burst_mempool::PktPool;
 
     use super::super::virtqueue::{QUEUE_BYTES, VirtqUsedElem};
     use super::*;
-
-    fn memory() -> Memory {
-        Memory::new(MemoryConfig::no_huge()).unwrap()
-    }
-
-    fn pool(mem: &Memory, n: usize) -> PktPool {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("virtio-test-{}", NEXT.fetch_add(1, Ordering::Relaxed));
-        PktPool::new(mem, &name, n, MbufConfig::default()).unwrap()
-    }
+    use crate::drivers::testutil::{frame, memory, packets, pool, ring_region};
 
     fn vring(mem: &Memory, size: u16) -> Vring {
-        let region: Arc<Region> = Arc::new(mem.alloc(QUEUE_BYTES).unwrap());
+        let region = ring_region(mem, QUEUE_BYTES);
         let base = region.as_ptr();
         let iova = region.iova(0);
         // SAFETY: a fresh page-aligned region of QUEUE_BYTES, IOVA = VA, kept by the ring.
@@ -590,10 +502,6 @@ mod tests {
         let counters = Arc::new(QueueCounters::default());
         let ring = RxRing::new(vring(mem, size), LcoreCache::new(pool), 3, counters.clone());
         (ring, counters)
-    }
-
-    fn frame(seq: u8, len: usize) -> Vec<u8> {
-        (0..len).map(|i| seq.wrapping_add(i as u8)).collect()
     }
 
     /// The device receives `data` into the buffer of descriptor `id` (header first)
@@ -765,17 +673,6 @@ mod tests {
         let mut rx = RxRing::new(vring(&mem, 32), LcoreCache::new(&small), 0, counters);
         assert_eq!(rx.fill().unwrap_err().need, 32);
         assert!(small.is_full(), "a failed fill keeps nothing");
-    }
-
-    /// `n` packets of 60 + i bytes whose first byte is `first + i`.
-    fn packets(pool: &PktPool, first: u8, n: usize) -> Vec<Mbuf> {
-        (0..n)
-            .map(|i| {
-                let mut m = pool.alloc().unwrap();
-                m.append(60 + i).unwrap().fill(first.wrapping_add(i as u8));
-                m
-            })
-            .collect()
     }
 
     /// The device reads the chain at `head`: its descriptors, and the bytes.
