@@ -484,6 +484,17 @@ l2fwd_run() {
 	report_args+=(--l2fwd-log "$side:$case:$log")
 }
 
+# build_app APP: cargo build --release -p APP (log in $out); prints the binary's path.
+build_app() {
+	local log=$out/burst-$1-build.log
+	say "burst: cargo build --release -p $1 (log: $log)"
+	cargo build --release -p "$1" >"$log" 2>&1 || {
+		tail -n 20 "$log" >&2
+		die "cargo build -p $1 failed (log: $log)"
+	}
+	printf '%s\n' "$target/release/$1"
+}
+
 case $suites in *l2fwd*)
 	m=$(mark)
 	dpdk_l2fwd="" burst_l2fwd=""
@@ -493,14 +504,7 @@ case $suites in *l2fwd*)
 		build "$dpdk_l2fwd" "$DPDK_L2FWD_SRC" -Wno-deprecated-declarations \
 			$(pkg-config --cflags --libs libdpdk)
 	fi
-	if [ "$run_burst" = 1 ]; then
-		say "burst: cargo build --release -p l2fwd (log: $out/burst-l2fwd-build.log)"
-		cargo build --release -p l2fwd >"$out/burst-l2fwd-build.log" 2>&1 || {
-			tail -n 20 "$out/burst-l2fwd-build.log" >&2
-			die "cargo build -p l2fwd failed (log: $out/burst-l2fwd-build.log)"
-		}
-		burst_l2fwd=$target/release/l2fwd
-	fi
+	[ "$run_burst" = 0 ] || burst_l2fwd=$(build_app l2fwd)
 	rm -f "$out"/*-l2fwd.*.log
 	for i in $(seq 1 "$L2FWD_RUNS"); do
 		for c in null2_mac null2_nomac; do
@@ -570,14 +574,7 @@ case $suites in *l3fwd*)
 			$(pkg-config --cflags --libs libdpdk) || die "cannot build DPDK's l3fwd"
 		mv -f "$dpdk_l3fwd.tmp" "$dpdk_l3fwd"
 	fi
-	if [ "$run_burst" = 1 ]; then
-		say "burst: cargo build --release -p l3fwd (log: $out/burst-l3fwd-build.log)"
-		cargo build --release -p l3fwd >"$out/burst-l3fwd-build.log" 2>&1 || {
-			tail -n 20 "$out/burst-l3fwd-build.log" >&2
-			die "cargo build -p l3fwd failed (log: $out/burst-l3fwd-build.log)"
-		}
-		burst_l3fwd=$target/release/l3fwd
-	fi
+	[ "$run_burst" = 0 ] || burst_l3fwd=$(build_app l3fwd)
 	rm -f "$out"/*-l3fwd.*.log
 	for i in $(seq 1 "$L3FWD_RUNS"); do
 		for c in lpm_pcap_null em_pcap_null; do
