@@ -106,11 +106,6 @@ impl LcoreCache {
     }
 }
 
-/// The cache an RX queue refills from: the polling thread's cache of `pool`.
-pub(crate) fn rx_cache(pool: &PktPool) -> LcoreCache {
-    LcoreCache::new(pool)
-}
-
 /// The link a virtual port reports, as DPDK's null, ring and pcap drivers do: 10 Gb/s,
 /// full duplex, fixed speed, up while the port is started.
 pub(crate) fn virtual_link(started: bool) -> Link {

@@ -43,9 +43,9 @@ use burst_eal::memory::IovaMode;
 use burst_eal::vfio::{Bar, VfioPciDevice};
 use burst_mempool::PktPool;
 
+use crate::drivers::LcoreCache;
 use crate::drivers::ring_mbufs::fill_rx;
 use crate::drivers::ring_mem::RingMem;
-use crate::drivers::rx_cache;
 use crate::drivers::shared::Shared;
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool, reset_for_dma};
@@ -418,7 +418,7 @@ impl Driver for E1000e {
         })?;
         self.check_mtu_fits(self.mtu, buf_size)?;
         let dma = map_pool(&self.dev, pool)?;
-        let cache = rx_cache(pool);
+        let cache = LcoreCache::new(pool);
         let (base, _) = self.mem.slot(RX_SLOT);
         // SAFETY: the RX slot of the descriptor memory holds MAX_DESC >= nb_desc
         // descriptors, page-aligned; `mem` keeps it; only this queue's ring (the previous

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use burst_mempool::{Mbuf, PktPool};
 
-use crate::drivers::{LcoreCache, TxFree, rx_cache};
+use crate::drivers::{LcoreCache, TxFree};
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 use crate::vdev::{VdevArgs, VdevDriver};
@@ -93,7 +93,7 @@ impl Driver for NullDev {
                 ),
             });
         }
-        let cache = rx_cache(pool);
+        let cache = LcoreCache::new(pool);
         Ok(Box::new(NullRx {
             params: self.params,
             cache,

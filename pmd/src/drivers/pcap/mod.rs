@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use burst_mempool::PktPool;
 
-use crate::drivers::{TxFree, rx_cache};
+use crate::drivers::{LcoreCache, TxFree};
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::stats::QueueCounters;
 use crate::vdev::{VdevArgs, VdevDriver};
@@ -217,7 +217,7 @@ impl Driver for PcapDev {
             RxSource::Nothing => return Ok(Box::new(NoRx)),
             RxSource::File(path) => path,
         };
-        let cache = rx_cache(pool);
+        let cache = LcoreCache::new(pool);
         let dev = &self.name;
         if self.infinite_rx {
             let replay = file::load(path).map_err(|e| io_error(dev, "rx_pcap", path, e))?;

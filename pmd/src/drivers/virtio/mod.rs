@@ -65,9 +65,9 @@ use burst_eal::memory::IovaMode;
 use burst_eal::vfio::VfioPciDevice;
 use burst_mempool::PktPool;
 
+use crate::drivers::LcoreCache;
 use crate::drivers::ring_mbufs::fill_rx;
 use crate::drivers::ring_mem::RingMem;
-use crate::drivers::rx_cache;
 use crate::drivers::shared::Shared;
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool, reset_for_dma};
@@ -460,7 +460,7 @@ impl Driver for VirtioNet {
         }
         self.check_mtu_fits(self.mtu, cfg.data_room)?;
         let dma = map_pool(&self.dev, pool)?;
-        let cache = rx_cache(pool);
+        let cache = LcoreCache::new(pool);
         let notifier = self.notifier(RX_VQ)?;
         // The previous queue, if any, goes first: it holds no mbuf (the port is stopped).
         self.rx = None;
