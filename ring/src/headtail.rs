@@ -7,10 +7,21 @@
 //! slot. With one thread per side the head is a plain store; with several it is a CAS,
 //! and each thread waits for the tail to reach its own old head before publishing, so
 //! tails always move in reservation order.
+//!
+//! Two departures from DPDK, both about which cache lines move between cores:
+//! - the head lives on a line of its own, apart from the tail: the head is touched only
+//!   by this side, the tail is polled by the other, so a CAS on the head no longer
+//!   has to win back the line the other side just read;
+//! - each side keeps the other side's tail as it last read it (`seen`), and reads the
+//!   real one only when that view shows too little room (the cached index of the
+//!   folly/rigtorp SPSC queues, here for single and multi sides alike). So the
+//!   `free`/`available` figures an operation returns are lower bounds.
 
 use crossbeam_utils::CachePadded;
 
 use crate::mode::SyncMode;
+#[cfg(not(loom))]
+use crate::sync::prefetch_for_write;
 use crate::sync::{AtomicU32, Ordering, spin_wait};
 
 /// How many elements an operation must move.
@@ -22,12 +33,20 @@ pub(crate) enum Behavior {
     Variable,
 }
 
-/// One side's head and tail, on a cache line of its own so the producer and the
-/// consumer do not false-share.
+/// One side's head and tail: the side's private line (head, view of the other tail)
+/// and the tail's line, which the other side reads.
 #[derive(Debug, Default)]
 pub(crate) struct HeadTail {
+    own: CachePadded<Own>,
+    tail: CachePadded<AtomicU32>,
+}
+
+/// The part of a side only its own threads touch.
+#[derive(Debug, Default)]
+struct Own {
     head: AtomicU32,
-    tail: AtomicU32,
+    /// The other side's tail as a thread of this side last read it.
+    seen: AtomicU32,
 }
 
 /// The slots a thread reserved: `[old, old + n)`, and the free (enqueue) or filled
@@ -42,15 +61,16 @@ pub(crate) struct Reservation {
 impl HeadTail {
     /// Reserves up to `n` slots on this side (`self`) against the other side's tail.
     ///
-    /// `room(other_tail, old_head)` is how many slots are usable: free entries for a
-    /// producer (`capacity + cons.tail - prod.head`), filled ones for a consumer
-    /// (`prod.tail - cons.head`).
+    /// `room(other_tail, old_head)` is how many slots are usable, at most `capacity`:
+    /// free entries for a producer (`capacity + cons.tail - prod.head`), filled ones
+    /// for a consumer (`prod.tail - cons.head`).
     #[inline(always)]
     pub(crate) fn reserve<M: SyncMode>(
         &self,
-        other: &CachePadded<HeadTail>,
+        other: &HeadTail,
         n: u32,
         behavior: Behavior,
+        capacity: u32,
         room: impl Fn(u32, u32) -> u32,
     ) -> Reservation {
         // Acquire, here and on a failed CAS below: pairs with the Release of the CAS
@@ -60,13 +80,27 @@ impl HeadTail {
         // Acquire fence that does not pair with a Relaxed CAS) our tail could be older
         // than the head allows, `room` would wrap, and we would claim slots that are
         // not ours: loom finds that in a 2x2 model (ring/tests/loom.rs).
-        let mut old = self.head.load(Ordering::Acquire);
+        let mut old = self.own.head.load(Ordering::Acquire);
         loop {
-            // Acquire: pairs with the other side's Release store of its tail, so the
-            // slots it finished with (read by consumers, written by producers) are
-            // ours to reuse or read only after its accesses to them are complete.
-            let other_tail = other.tail.load(Ordering::Acquire);
-            let avail = room(other_tail, old);
+            // The view of the other side's tail first: reading the tail itself moves
+            // its line between the cores, and most calls find room enough in an older
+            // view. A view can only lag (tails only move forward), so it
+            // underestimates the room, or, when it is older than the tail another
+            // thread of this side reserved against, `room` wraps above `capacity`;
+            // either way too little room sends us to the tail itself.
+            // Acquire: pairs with the Release store below, so what the other side
+            // published up to that tail happens-before our slot accesses, as with the
+            // tail itself.
+            let mut avail = room(self.own.seen.load(Ordering::Acquire), old);
+            if avail < n || avail > capacity {
+                // Acquire: pairs with the other side's Release store of its tail, so the
+                // slots it finished with (read by consumers, written by producers) are
+                // ours to reuse or read only after its accesses to them are complete.
+                let other_tail = other.tail.load(Ordering::Acquire);
+                // Release: passes that ordering on to the thread that uses this view.
+                self.own.seen.store(other_tail, Ordering::Release);
+                avail = room(other_tail, old);
+            }
             let take = if n <= avail {
                 n
             } else if behavior == Behavior::Fixed {
@@ -84,7 +118,8 @@ impl HeadTail {
             let new = old.wrapping_add(take);
             if M::SINGLE {
                 // Relaxed: nobody else moves this head; the tail store publishes.
-                self.head.store(new, Ordering::Relaxed);
+                self.own.head.store(new, Ordering::Relaxed);
+                self.prefetch_tail();
                 return Reservation {
                     old,
                     n: take,
@@ -96,11 +131,14 @@ impl HeadTail {
             // failure, for the same reason as that load. The slot data itself is
             // ordered by the tails (Acquire above, Release in `publish`). On x86 these
             // orderings cost nothing over Relaxed: a locked CMPXCHG and a plain load.
-            match self
-                .head
-                .compare_exchange_weak(old, new, Ordering::Release, Ordering::Acquire)
-            {
+            match self.own.head.compare_exchange_weak(
+                old,
+                new,
+                Ordering::Release,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => {
+                    self.prefetch_tail();
                     return Reservation {
                         old,
                         n: take,
@@ -110,6 +148,15 @@ impl HeadTail {
                 Err(current) => old = current,
             }
         }
+    }
+
+    /// Asks for the tail's line for writing while the elements are copied: the other
+    /// side has been reading it, and the store that publishes would otherwise wait
+    /// for it (on a multi side, the next reservation's CAS waits for that store).
+    #[inline(always)]
+    fn prefetch_tail(&self) {
+        #[cfg(not(loom))]
+        prefetch_for_write(self.tail.as_ptr().cast_const().cast());
     }
 
     /// Publishes a finished reservation by moving this side's tail past it.

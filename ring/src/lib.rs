@@ -28,6 +28,7 @@
 mod headtail;
 mod mode;
 mod ring;
+mod slots;
 mod sync;
 
 use std::marker::PhantomData;
