@@ -15,7 +15,13 @@
 #
 # Usage: scripts/compare-dpdk.sh [options] ring|mempool|l2fwd|lpm|l3fwd|all
 #   ring     dpdk-test ring_perf_autotest (1-core single/burst/bulk, 2-core
-#            bulk) vs cargo bench -p burst-benches --bench ring
+#            bulk) vs cargo bench -p burst-benches --bench ring; then the
+#            2-core cases again with both rings in one process
+#            (benches/examples/ring_pair.rs loading DPDK's ring through
+#            scripts/dpdk/ring_pair.c), alternating round by round: on a
+#            virtual machine the two vCPUs' distance changes from second to
+#            second, so separate runs' 2-core figures can differ 3-10x, the
+#            interleaved rows ("ring_2core_pair/...") do not
 #   mempool  dpdk-test mempool_perf_autotest (cache 0 / cached, bulk 1 / 32,
 #            1 / 2 cores), made fast by scripts/dpdk/tsc_shim.c (the 24
 #            compared cases run 5/D s each, the ~700 others ~1 ms), plus
@@ -69,6 +75,7 @@
 #   DPDK_TEST                dpdk-test binary [dpdk-test]
 #   DPDK_LCORES              EAL -l list, two lcores on distinct cores [0-1]
 #   DPDK_RING_RUNS           ring_perf_autotest runs, median taken [3]
+#   RING_PAIR_ROUNDS         interleaved 2-core rounds, median taken [301]
 #   DPDK_MEMPOOL_DIVISOR     tsc_shim divisor for the compared mempool cases:
 #                            each runs 5/D s; 1 = DPDK's own 5 s [5]
 #   DPDK_MEMPOOL_SKIP_DIVISOR  divisor for the other ~700 cases [5000]
@@ -611,6 +618,31 @@ if [ -z "$tsc_hz" ]; then
 	tsc_src="measured: TSC over a 200 ms sleep"
 fi
 
+# ---- ring 2-core, interleaved: both rings on the same pinned thread pair ----
+pair_rows=""
+case $suites in *ring*)
+	if [ "$run_dpdk" = 1 ] && [ "$run_burst" = 1 ]; then
+		# shellcheck disable=SC2046 # pkg-config prints a word list
+		build "$bin/ring_pair.so" "$dpdk_src/ring_pair.c" -shared -fPIC $(pkg-config --cflags --libs libdpdk)
+		log=$out/burst-ring_pair-build.log
+		say "burst: cargo build --release -p burst-benches --example ring_pair (log: $log)"
+		cargo build --release -p burst-benches --example ring_pair >"$log" 2>&1 || {
+			tail -n 20 "$log" >&2
+			die "cargo build --example ring_pair failed (log: $log)"
+		}
+		m=$(mark)
+		say "ring_pair: ${RING_PAIR_ROUNDS:-301} interleaved rounds of the 2-core cases (~10 s)"
+		run_logged "$out/ring_pair.log" 600 -- "$target/release/examples/ring_pair" \
+			--dpdk "$bin/ring_pair.so" --rounds "${RING_PAIR_ROUNDS:-301}" --tsc-hz "$tsc_hz" ||
+			die "ring_pair failed; log: $out/ring_pair.log"
+		check_load "during the interleaved ring runs" "$m"
+		# ring_2core/x burst=Ccyc (Nns) dpdk=Ccyc (Nns) speedup=S -> the report's form
+		pair_rows=$(sed -n 's|^ring_2core/\([^ ]*\) burst=[^ ]* (\([0-9.]*\)ns) dpdk=[^ ]* (\([0-9.]*\)ns) speedup=\(.*\)|ring_2core_pair/\1 burst=\2ns dpdk=\3ns speedup=\4|p' "$out/ring_pair.log")
+		[ -n "$pair_rows" ] || die "no rows in $out/ring_pair.log"
+	fi
+	;;
+esac
+
 # ---- report ----------------------------------------------------------------
 if [ ${#load_notes[@]} -gt 0 ]; then
 	ln=""
@@ -633,6 +665,11 @@ fi
 			case $a in "CPUs taken by"*) l3+=(--note "$a") ;; esac
 		done
 		python3 "$dpdk_src/report_l3.py" "${l3[@]}"
+	fi
+	if [ -n "$pair_rows" ]; then
+		echo "# ring 2-core, both rings on one thread pair, alternating (benches/examples/ring_pair.rs);"
+		echo "# ns per element, both sides added; speedup = median of the per-round dpdk/burst"
+		printf '%s\n' "$pair_rows"
 	fi
 } | tee "$out/report.txt"
 say "logs and report in $out"
