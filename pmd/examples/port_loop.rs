@@ -10,9 +10,9 @@
 //! Probes the ports with `burst_pmd::probe_all`, sets port 0 up (one RX and one TX
 //! queue of 512 descriptors or the device's maximum if smaller, a pool of 4095 mbufs,
 //! promiscuous), then for each phase: starts the port, prints its link and `phase K:
-//! ready for N packets`, forwards until N packets went out, prints the port's
-//! statistics and extended statistics, stops the port and checks that every mbuf is
-//! back in the pool. A phase with no packet for 60 seconds, like any error, ends the
+//! ready for N packets`, forwards until N packets went out, stops the port (the
+//! driver's stop waits for the device to send what was queued), prints the port's
+//! statistics and extended statistics and checks that every mbuf is back in the pool. A phase with no packet for 60 seconds, like any error, ends the
 //! program with status 1 and a message.
 
 use std::process::ExitCode;
@@ -28,8 +28,6 @@ const BURST: usize = 32;
 const RING: u16 = 512;
 /// How long a phase may go without a packet.
 const IDLE: Duration = Duration::from_secs(60);
-/// How long the port keeps running after a phase's last packet was queued.
-const LINGER: Duration = Duration::from_secs(2);
 
 type Error = Box<dyn std::error::Error>;
 
@@ -116,11 +114,8 @@ fn run(eal: &Eal, phases: &[u64]) -> Result<(), Error> {
                 sent += txq.tx_burst(&mut pkts) as u64;
             }
         }
-        // The device transmits what the last bursts queued on its own time: let it
-        // finish before stopping (a stop resets it and drops what it still holds).
-        std::thread::sleep(LINGER);
-        report(port, phase);
         port.stop()?;
+        report(port, phase);
         println!(
             "port_loop: phase {phase}: stopped, link: {}, mempool full: {} ({}/{} free)",
             port.link(),

@@ -1,6 +1,7 @@
 //! The poll-mode drivers, one folder each.
 
 use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
 use burst_mempool::{Exhausted, Mbuf, MbufCache, PktPool, free_bulk};
 
@@ -103,6 +104,25 @@ impl LcoreCache {
     /// full again once a port has stopped and released its buffers.
     pub(crate) fn flush(&self) {
         self.with((), |c, ()| c.flush(), |_, ()| ())
+    }
+}
+
+/// How long a hardware port's stop waits for the device to send what the last bursts
+/// queued, before it resets the device and drops the rest (ixgbe's and i40e's queue
+/// stops wait on the descriptor heads the same way).
+pub(crate) const TX_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Waits until `done` holds or `timeout` passes, polling every 100 µs; whether it held.
+pub(crate) fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(100));
     }
 }
 

@@ -36,17 +36,17 @@ mod queue;
 pub mod regs;
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burst_eal::Eal;
 use burst_eal::memory::IovaMode;
 use burst_eal::vfio::{Bar, VfioPciDevice};
 use burst_mempool::PktPool;
 
-use crate::drivers::LcoreCache;
 use crate::drivers::ring_mbufs::fill_rx;
 use crate::drivers::ring_mem::RingMem;
 use crate::drivers::shared::Shared;
+use crate::drivers::{LcoreCache, TX_DRAIN_TIMEOUT, wait_for};
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool, reset_for_dma};
 use crate::stats::QueueCounters;
@@ -147,20 +147,6 @@ struct E1000e {
     mem: Arc<RingMem>,
     bar: Arc<Bar>,
     dev: VfioPciDevice,
-}
-
-/// Waits until `done` holds or `timeout` passes; whether it held.
-fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + timeout;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        std::thread::sleep(Duration::from_micros(100));
-    }
 }
 
 /// Resets the device as Intel's drivers do (`e1000_reset_hw_82571`): interrupts
@@ -354,6 +340,17 @@ impl E1000e {
         }
         if let Some(tx) = &self.tx {
             tx.stop();
+            // What tx_burst accepted goes out before the device stops: the head
+            // (TDH) reaches the tail (TDT) once every descriptor is sent. Nothing goes
+            // out with the link down, so no wait then.
+            let sent = || self.bar.read32(TDH) == self.bar.read32(TDT);
+            if self.link().up && !wait_for(TX_DRAIN_TIMEOUT, sent) {
+                log::warn!(
+                    "{}: TX queue not empty after {TX_DRAIN_TIMEOUT:?} when stopping: \
+                     what it still holds is dropped",
+                    self.name
+                );
+            }
         }
         self.disable();
         if let Some(rx) = &self.rx {

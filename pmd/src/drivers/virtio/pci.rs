@@ -9,10 +9,12 @@
 //! advertises a short structure makes the driver panic rather than touch another one.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burst_eal::pci::PciCapability;
 use burst_eal::vfio::{Bar, VfioError, VfioPciDevice};
+
+use crate::drivers::wait_for;
 
 /// `cfg_type` of `struct virtio_pci_cap`: common configuration.
 pub const VIRTIO_PCI_CAP_COMMON_CFG: u8 = 1;
@@ -321,14 +323,7 @@ impl CommonCfg {
     /// virtqueues any more. Whether it did in time.
     pub fn reset(&self) -> bool {
         self.0.write8(DEVICE_STATUS, 0);
-        let until = Instant::now() + RESET_TIMEOUT;
-        while self.status() != 0 {
-            if Instant::now() >= until {
-                return false;
-            }
-            std::thread::sleep(Duration::from_micros(100));
-        }
-        true
+        wait_for(RESET_TIMEOUT, || self.status() == 0)
     }
 
     /// The 64 feature bits the device offers.

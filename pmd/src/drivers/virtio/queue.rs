@@ -225,6 +225,11 @@ pub(super) struct TxRing {
 unsafe impl Send for TxRing {}
 
 impl TxRing {
+    /// Chains made available to the device and not used yet.
+    pub(super) fn in_flight(&self) -> u16 {
+        self.avail_idx.wrapping_sub(self.vq.used_idx())
+    }
+
     /// A ring over `vq`, counting into `counters`.
     pub(super) fn new(vq: Vring, iova_is_va: bool, counters: Arc<QueueCounters>) -> Self {
         let len = usize::from(vq.size());
