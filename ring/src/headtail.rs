@@ -85,14 +85,16 @@ impl HeadTail {
             // The view of the other side's tail first: reading the tail itself moves
             // its line between the cores, and most calls find room enough in an older
             // view. A view can only lag (tails only move forward), so it
-            // underestimates the room, or, when it is older than the tail another
-            // thread of this side reserved against, `room` wraps above `capacity`;
-            // either way too little room sends us to the tail itself.
+            // underestimates the room, or, on a multi side, when it is older than the
+            // tail another thread of the side reserved against, `room` wraps above
+            // `capacity` (a single side's view is its own last read, never older than
+            // what its head moved by); either way too little room sends us to the
+            // tail itself.
             // Acquire: pairs with the Release store below, so what the other side
             // published up to that tail happens-before our slot accesses, as with the
             // tail itself.
             let mut avail = room(self.own.seen.load(Ordering::Acquire), old);
-            if avail < n || avail > capacity {
+            if avail < n || (!M::SINGLE && avail > capacity) {
                 // Acquire: pairs with the other side's Release store of its tail, so the
                 // slots it finished with (read by consumers, written by producers) are
                 // ours to reuse or read only after its accesses to them are complete.
@@ -119,7 +121,6 @@ impl HeadTail {
             if M::SINGLE {
                 // Relaxed: nobody else moves this head; the tail store publishes.
                 self.own.head.store(new, Ordering::Relaxed);
-                self.prefetch_tail();
                 return Reservation {
                     old,
                     n: take,
@@ -151,8 +152,9 @@ impl HeadTail {
     }
 
     /// Asks for the tail's line for writing while the elements are copied: the other
-    /// side has been reading it, and the store that publishes would otherwise wait
-    /// for it (on a multi side, the next reservation's CAS waits for that store).
+    /// side has been reading it, and the next reservation's CAS waits for the store
+    /// that publishes. Multi sides only: a single side's store waits for nobody, and
+    /// on one core the hint costs more than it saves.
     #[inline(always)]
     fn prefetch_tail(&self) {
         #[cfg(not(loom))]
