@@ -375,13 +375,13 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Splits the reservation at the end of the slot array: (first index, first run).
+    /// Where the reservation starts in the slot array, and whether it runs past the
+    /// array's end (then it continues at slot 0).
     #[cfg(not(loom))]
     #[inline(always)]
-    fn runs(&self, r: Reservation) -> (usize, usize) {
+    fn place(&self, r: Reservation) -> (usize, bool) {
         let idx = (r.old & self.mask) as usize;
-        let size = self.mask as usize + 1;
-        (idx, (r.n as usize).min(size - idx))
+        (idx, idx + r.n as usize > self.mask as usize + 1)
     }
 
     /// Moves `r.n` elements from `src` into the reserved slots.
@@ -393,13 +393,20 @@ impl<T> Ring<T> {
     unsafe fn write_slots(&self, r: Reservation, src: *const T) {
         #[cfg(not(loom))]
         {
-            let (idx, first) = self.runs(r);
+            let (idx, wraps) = self.place(r);
             let base = self.slots.as_ptr();
-            // SAFETY: `UnsafeCell<MaybeUninit<T>>` has `T`'s layout; the two runs lie
-            // inside the slot array and the caller owns them; `src` has r.n elements.
+            let n = r.n as usize;
+            // SAFETY: `UnsafeCell<MaybeUninit<T>>` has `T`'s layout; the run (or the two,
+            // split at the array's end) lies inside the slot array and the caller owns
+            // it; `src` has r.n elements.
             unsafe {
-                copy_elems(src, base.add(idx), first);
-                copy_elems(src.add(first), base, r.n as usize - first);
+                if !wraps {
+                    copy_elems(src, base.add(idx), n);
+                } else {
+                    let first = self.mask as usize + 1 - idx;
+                    copy_elems(src, base.add(idx), first);
+                    copy_elems(src.add(first), base, n - first);
+                }
             }
         }
         #[cfg(loom)]
@@ -421,12 +428,18 @@ impl<T> Ring<T> {
     unsafe fn read_slots(&self, r: Reservation, dst: *mut T) {
         #[cfg(not(loom))]
         {
-            let (idx, first) = self.runs(r);
+            let (idx, wraps) = self.place(r);
             let base = self.slots.as_ptr().cast_const();
+            let n = r.n as usize;
             // SAFETY: see `write_slots`; `dst` has room for r.n elements.
             unsafe {
-                copy_elems(base.add(idx), dst, first);
-                copy_elems(base, dst.add(first), r.n as usize - first);
+                if !wraps {
+                    copy_elems(base.add(idx), dst, n);
+                } else {
+                    let first = self.mask as usize + 1 - idx;
+                    copy_elems(base.add(idx), dst, first);
+                    copy_elems(base, dst.add(first), n - first);
+                }
             }
         }
         #[cfg(loom)]
@@ -441,28 +454,48 @@ impl<T> Ring<T> {
 }
 
 /// Copies `n` elements without calling `memcpy`: bursts are short (1 to 32), and the
-/// call and its size dispatch cost more than the copy. Four at a time, then one by
-/// one, as DPDK's `__rte_ring_enqueue_elems_64` unrolls.
+/// call and its size dispatch cost more than the copy. Eight at a time, then what is
+/// left in a four, a two and a one: straight-line code for the usual counts, where a
+/// loop of single elements (or the vectorizer's unrolled one, with its own dispatch)
+/// costs more than the copy itself.
 ///
 /// # Safety
 /// `src` must be readable and `dst` writable for `n` elements, not overlapping.
 #[cfg(not(loom))]
 #[inline(always)]
 unsafe fn copy_elems<T>(src: *const T, dst: *mut T, n: usize) {
-    let mut i = 0;
-    while i + 4 <= n {
-        // SAFETY: i + 4 <= n, inside both ranges; unaligned access because `[T; 4]`
-        // may ask for more alignment than `T` has.
+    /// Copies `K` elements at offset `i`.
+    ///
+    /// # Safety
+    /// `i + K <= n` for the caller's ranges.
+    #[inline(always)]
+    unsafe fn chunk<T, const K: usize>(src: *const T, dst: *mut T, i: usize) {
+        // SAFETY: the caller's promise; unaligned access because `[T; K]` may ask for
+        // more alignment than `T` has.
         unsafe {
-            let chunk = src.add(i).cast::<[T; 4]>().read_unaligned();
-            dst.add(i).cast::<[T; 4]>().write_unaligned(chunk);
+            let c = src.add(i).cast::<[T; K]>().read_unaligned();
+            dst.add(i).cast::<[T; K]>().write_unaligned(c);
         }
+    }
+    let mut i = 0;
+    while n - i >= 8 {
+        // SAFETY: i + 8 <= n.
+        unsafe { chunk::<T, 8>(src, dst, i) };
+        i += 8;
+    }
+    if n - i >= 4 {
+        // SAFETY: i + 4 <= n.
+        unsafe { chunk::<T, 4>(src, dst, i) };
         i += 4;
     }
-    while i < n {
-        // SAFETY: i < n, inside both ranges.
-        unsafe { dst.add(i).write(src.add(i).read()) };
-        i += 1;
+    if n - i >= 2 {
+        // SAFETY: i + 2 <= n.
+        unsafe { chunk::<T, 2>(src, dst, i) };
+        i += 2;
+    }
+    if n - i >= 1 {
+        // SAFETY: i + 1 <= n.
+        unsafe { chunk::<T, 1>(src, dst, i) };
     }
 }
 
