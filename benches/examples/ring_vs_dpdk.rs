@@ -1,15 +1,18 @@
-//! The two-core case of DPDK's `ring_perf_autotest`, burst's ring against DPDK's in
-//! one process: the same two pinned threads run DPDK 22.11's loop
-//! (`scripts/dpdk/ring_pair.c`, loaded with `--dpdk`) and burst's, alternating case by
-//! case and round by round, so both meet the same machine. On a shared or virtual
-//! host the two cores' distance changes from one second to the next (2-core figures
-//! of separate runs differ 3-10x here); the per-round ratio does not.
+//! The cases of DPDK's `ring_perf_autotest`, burst's ring against DPDK's in one
+//! process: the same pinned threads run DPDK 22.11's loops
+//! (`scripts/dpdk/ring_loops.c`, loaded with `--dpdk`) and burst's, alternating case by
+//! case and round by round, so both meet the same machine. On a shared or virtual host
+//! the speed of a core, and the distance between two, changes from one second to the
+//! next (2-core figures of separate runs differ 3-10x here); the per-round ratio does
+//! not.
 //!
-//! Each side makes 2^15 bulk calls of 8 or 32 pointers, pausing once after a failed
-//! call, and times itself with the TSC; the figure is both sides' cycles per element
-//! added, as the autotest prints it. `scripts/compare-dpdk.sh ring` runs this.
+//! One core: enqueue then dequeue 1 (the one-element calls), or 8 or 32 pointers,
+//! burst and bulk, SP/SC and MP/MC. Two cores: one side enqueues and the other
+//! dequeues bulks of 8 or 32, pausing once after a failed call; the figure is both
+//! sides' cycles added. Each timed with the TSC, per element, as the autotest prints
+//! it. `scripts/compare-dpdk.sh ring` runs this.
 //!
-//! `cargo run --release -p burst-benches --example ring_pair -- --dpdk ring_pair.so`
+//! `cargo run --release -p burst-benches --example ring_vs_dpdk -- --dpdk ring_loops.so`
 
 use std::hint::black_box;
 use std::mem::MaybeUninit;
@@ -26,18 +29,19 @@ use core_affinity::CoreId;
 const RING_SIZE: usize = 4096;
 
 #[derive(Parser)]
-#[command(about = "burst's ring vs DPDK's in the 2-core ring_perf_autotest case, interleaved")]
+#[command(about = "burst's ring vs DPDK's in the ring_perf_autotest cases, interleaved")]
 struct Args {
-    /// DPDK's side: the shared library built from scripts/dpdk/ring_pair.c.
+    /// DPDK's side: the shared library built from scripts/dpdk/ring_loops.c.
     #[arg(long)]
     dpdk: Option<String>,
     /// Rounds; each runs every case once on each ring. Medians are printed.
     #[arg(long, default_value_t = 15)]
     rounds: usize,
-    /// Bulk calls per side per case (the autotest's 2^15).
+    /// Calls per case and round: enqueue+dequeue rounds on one core, bulk calls per
+    /// side on two (the autotest's 2-core count, 2^15).
     #[arg(long, default_value_t = 1 << 15)]
     iters: u32,
-    /// Only the cases whose name contains this (e.g. `mpmc`, `bulk_8`), for profiling.
+    /// Only the cases whose name contains this (e.g. `ring_2core`, `mpmc_bulk_8`), for profiling.
     #[arg(long)]
     case: Option<String>,
     /// Skip burst's side (with --dpdk: profile DPDK's alone).
@@ -61,13 +65,15 @@ fn tsc() -> u64 {
 
 type MemsizeFn = unsafe extern "C" fn(u32) -> isize;
 type InitFn = unsafe extern "C" fn(*mut u8, u32) -> i32;
-type SideFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
+type TwoCoreFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
+type OneCoreFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
 
-/// `ring_pair.so`'s three functions.
+/// `ring_loops.so`'s functions.
 struct Dpdk {
     memsize: MemsizeFn,
     init: InitFn,
-    side: SideFn,
+    two_core: TwoCoreFn,
+    one_core: OneCoreFn,
 }
 
 impl Dpdk {
@@ -87,21 +93,26 @@ impl Dpdk {
             let p = unsafe { libc::dlsym(lib, n.as_ptr()) };
             if p.is_null() {
                 Err(format!(
-                    "{path} has no {name}: build it from scripts/dpdk/ring_pair.c"
+                    "{path} has no {name}: build it from scripts/dpdk/ring_loops.c"
                 ))
             } else {
                 Ok(p)
             }
         };
-        // SAFETY: the symbols are ring_pair.c's functions, whose C signatures these
+        // SAFETY: the symbols are ring_loops.c's functions, whose C signatures these
         // pointer types spell (ssize_t, int, uint64_t; unsigned int as u32).
         unsafe {
             Ok(Self {
                 memsize: std::mem::transmute::<*mut libc::c_void, MemsizeFn>(sym(
-                    "ring_pair_memsize",
+                    "ring_loops_memsize",
                 )?),
-                init: std::mem::transmute::<*mut libc::c_void, InitFn>(sym("ring_pair_init")?),
-                side: std::mem::transmute::<*mut libc::c_void, SideFn>(sym("ring_pair_side")?),
+                init: std::mem::transmute::<*mut libc::c_void, InitFn>(sym("ring_loops_init")?),
+                two_core: std::mem::transmute::<*mut libc::c_void, TwoCoreFn>(sym(
+                    "ring_loops_two_core",
+                )?),
+                one_core: std::mem::transmute::<*mut libc::c_void, OneCoreFn>(sym(
+                    "ring_loops_one_core",
+                )?),
             })
         }
     }
@@ -207,41 +218,214 @@ fn side(iters: u32, mut op: impl FnMut() -> bool) -> u64 {
     tsc() - start
 }
 
-/// burst's side of one case: total cycles of both threads. The count is opaque to the
-/// compiler, as the autotest's, and nothing else goes through memory per call.
-fn burst_case(pair: &mut Pair, single: bool, n: usize, iters: u32) -> u64 {
-    let src: Vec<usize> = (0..black_box(n)).collect();
-    let mut dst = vec![MaybeUninit::<usize>::uninit(); black_box(n)];
-    if single {
-        let (mut tx, mut rx) = spsc::<usize>(RING_SIZE).unwrap();
-        pair.run(
-            || side(iters, || tx.enqueue_bulk_copy(&src).count > 0),
-            Box::new(move || {
-                let t = side(iters, || rx.dequeue_bulk_uninit(&mut dst).count > 0);
-                black_box(&dst);
-                t
-            }),
-        )
-    } else {
-        let ring = Arc::new(Ring::<usize>::new(RING_SIZE).unwrap());
-        let r = Arc::clone(&ring);
-        pair.run(
-            || side(iters, || ring.enqueue_bulk_copy(&src).count > 0),
-            Box::new(move || {
-                let t = side(iters, || r.dequeue_bulk_uninit(&mut dst).count > 0);
-                black_box(&dst);
-                t
-            }),
-        )
+/// What one call moves: one element, or a burst or a bulk of `Case::n`.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    One,
+    Burst,
+    Bulk,
+}
+
+/// One of the autotest's cases.
+struct Case {
+    name: &'static str,
+    two_cores: bool,
+    single: bool,
+    kind: Kind,
+    n: usize,
+}
+
+impl Case {
+    fn group(&self) -> &'static str {
+        if self.two_cores {
+            "ring_2core"
+        } else {
+            "ring_1core"
+        }
     }
 }
 
+/// The autotest's cases: one core (single, burst and bulk of 8 and 32, SP/SC and
+/// MP/MC), then two cores (bulk 8 and 32).
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for (name, single) in [("spsc_single", true), ("mpmc_single", false)] {
+        v.push(Case {
+            name,
+            two_cores: false,
+            single,
+            kind: Kind::One,
+            n: 1,
+        });
+    }
+    for (name, single, kind, n) in [
+        ("spsc_burst_8", true, Kind::Burst, 8),
+        ("spsc_burst_32", true, Kind::Burst, 32),
+        ("spsc_bulk_8", true, Kind::Bulk, 8),
+        ("spsc_bulk_32", true, Kind::Bulk, 32),
+        ("mpmc_burst_8", false, Kind::Burst, 8),
+        ("mpmc_burst_32", false, Kind::Burst, 32),
+        ("mpmc_bulk_8", false, Kind::Bulk, 8),
+        ("mpmc_bulk_32", false, Kind::Bulk, 32),
+    ] {
+        v.push(Case {
+            name,
+            two_cores: false,
+            single,
+            kind,
+            n,
+        });
+    }
+    for (name, single, n) in [
+        ("spsc_bulk_8", true, 8),
+        ("mpmc_bulk_8", false, 8),
+        ("spsc_bulk_32", true, 32),
+        ("mpmc_bulk_32", false, 32),
+    ] {
+        v.push(Case {
+            name,
+            two_cores: true,
+            single,
+            kind: Kind::Bulk,
+            n,
+        });
+    }
+    v
+}
+
+/// One core, burst's ring: `iters` rounds of `enq` then `deq`, TSC cycles taken.
+fn one_core(iters: u32, mut enq: impl FnMut(), mut deq: impl FnMut()) -> u64 {
+    let start = tsc();
+    for _ in 0..iters {
+        enq();
+        deq();
+    }
+    tsc() - start
+}
+
+/// burst's side of one case: TSC cycles, both threads' added on two cores. The count
+/// is opaque to the compiler, as the autotest's, and nothing else goes through memory
+/// per call.
+fn burst_case(pair: &mut Pair, case: &Case, iters: u32) -> u64 {
+    let src: Vec<usize> = (0..black_box(case.n)).collect();
+    let mut dst = vec![MaybeUninit::<usize>::uninit(); black_box(case.n)];
+    let bulk = case.kind == Kind::Bulk;
+    let t = match (case.two_cores, case.single) {
+        (false, true) => {
+            let (mut tx, mut rx) = spsc::<usize>(RING_SIZE).unwrap();
+            if case.kind == Kind::One {
+                let mut out = 0;
+                let t = one_core(
+                    iters,
+                    || {
+                        let _ = tx.enqueue(src[0]);
+                    },
+                    || out ^= rx.dequeue().unwrap_or(0),
+                );
+                black_box(out);
+                t
+            } else if bulk {
+                one_core(
+                    iters,
+                    || {
+                        let _ = tx.enqueue_bulk_copy(&src);
+                    },
+                    || {
+                        let _ = rx.dequeue_bulk_uninit(&mut dst);
+                    },
+                )
+            } else {
+                one_core(
+                    iters,
+                    || {
+                        let _ = tx.enqueue_burst_copy(&src);
+                    },
+                    || {
+                        let _ = rx.dequeue_burst_uninit(&mut dst);
+                    },
+                )
+            }
+        }
+        (false, false) => {
+            let ring = Ring::<usize>::new(RING_SIZE).unwrap();
+            if case.kind == Kind::One {
+                let mut out = 0;
+                let t = one_core(
+                    iters,
+                    || {
+                        let _ = ring.enqueue(src[0]);
+                    },
+                    || out ^= ring.dequeue().unwrap_or(0),
+                );
+                black_box(out);
+                t
+            } else if bulk {
+                one_core(
+                    iters,
+                    || {
+                        let _ = ring.enqueue_bulk_copy(&src);
+                    },
+                    || {
+                        let _ = ring.dequeue_bulk_uninit(&mut dst);
+                    },
+                )
+            } else {
+                one_core(
+                    iters,
+                    || {
+                        let _ = ring.enqueue_burst_copy(&src);
+                    },
+                    || {
+                        let _ = ring.dequeue_burst_uninit(&mut dst);
+                    },
+                )
+            }
+        }
+        (true, true) => {
+            let (mut tx, mut rx) = spsc::<usize>(RING_SIZE).unwrap();
+            let mut dst = dst.clone();
+            pair.run(
+                || side(iters, || tx.enqueue_bulk_copy(&src).count > 0),
+                Box::new(move || {
+                    let t = side(iters, || rx.dequeue_bulk_uninit(&mut dst).count > 0);
+                    black_box(&dst);
+                    t
+                }),
+            )
+        }
+        (true, false) => {
+            let ring = Arc::new(Ring::<usize>::new(RING_SIZE).unwrap());
+            let r = Arc::clone(&ring);
+            let mut dst = dst.clone();
+            pair.run(
+                || side(iters, || ring.enqueue_bulk_copy(&src).count > 0),
+                Box::new(move || {
+                    let t = side(iters, || r.dequeue_bulk_uninit(&mut dst).count > 0);
+                    black_box(&dst);
+                    t
+                }),
+            )
+        }
+    };
+    black_box(&dst);
+    t
+}
+
 /// DPDK's side of one case.
-fn dpdk_case(pair: &mut Pair, dpdk: &Dpdk, single: bool, n: usize, iters: u32) -> u64 {
+fn dpdk_case(pair: &mut Pair, dpdk: &Dpdk, case: &Case, iters: u32) -> u64 {
     let ring = Arc::new(DpdkRing::new(dpdk));
+    let (single, n) = (i32::from(case.single), case.n as u32);
+    if !case.two_cores {
+        let kind = match case.kind {
+            Kind::One => 0,
+            Kind::Burst => 1,
+            Kind::Bulk => 2,
+        };
+        // SAFETY: an initialised DPDK ring, used by this thread only.
+        return unsafe { (dpdk.one_core)(ring.mem, single, kind, n, iters) };
+    }
     let r = Arc::clone(&ring);
-    let side_fn = dpdk.side;
-    let (single, n) = (i32::from(single), n as u32);
+    let side_fn = dpdk.two_core;
     pair.run(
         // SAFETY: an initialised DPDK ring; this thread only enqueues.
         || unsafe { side_fn(ring.mem, 0, single, n, iters) },
@@ -263,44 +447,41 @@ fn median(v: &mut [f64]) -> f64 {
 fn main() {
     let args = Args::parse();
     if !cfg!(target_arch = "x86_64") {
-        eprintln!("ring_pair: times with the TSC, as the autotest: x86_64 only");
+        eprintln!("ring_vs_dpdk: times with the TSC, as the autotest: x86_64 only");
         std::process::exit(2)
     }
     let dpdk = args.dpdk.as_deref().map(|p| {
         Dpdk::load(p).unwrap_or_else(|e| {
-            eprintln!("ring_pair: {e}");
+            eprintln!("ring_vs_dpdk: {e}");
             std::process::exit(2)
         })
     });
     let cpus = match core_affinity::get_core_ids().as_deref() {
         Some([a, b, ..]) => [*a, *b],
         _ => {
-            eprintln!("ring_pair: needs two usable CPUs");
+            eprintln!("ring_vs_dpdk: needs two usable CPUs");
             std::process::exit(2)
         }
     };
     let mut pair = Pair::new(cpus);
-    let all = [
-        ("spsc_bulk_8", true, 8),
-        ("mpmc_bulk_8", false, 8),
-        ("spsc_bulk_32", true, 32),
-        ("mpmc_bulk_32", false, 32),
-    ];
-    let cases: Vec<_> = all
+    let cases: Vec<Case> = cases()
         .into_iter()
-        .filter(|c| args.case.as_ref().is_none_or(|f| c.0.contains(f.as_str())))
+        .filter(|c| {
+            let full = format!("{}/{}", c.group(), c.name);
+            args.case.as_ref().is_none_or(|f| full.contains(f.as_str()))
+        })
         .collect();
     let per_elem = |cycles: u64, n: usize| cycles as f64 / (f64::from(args.iters) * n as f64);
     let mut ours = vec![Vec::new(); cases.len()];
     let mut theirs = vec![Vec::new(); cases.len()];
     let mut ratios = vec![Vec::new(); cases.len()];
     for round in 0..args.rounds {
-        for (i, &(_, single, n)) in cases.iter().enumerate() {
+        for (i, case) in cases.iter().enumerate() {
             let run_burst = |pair: &mut Pair| {
                 if args.dpdk_only {
                     f64::NAN
                 } else {
-                    per_elem(burst_case(pair, single, n, args.iters), n)
+                    per_elem(burst_case(pair, case, args.iters), case.n)
                 }
             };
             // Who goes first alternates, so neither gains from the other's warm-up.
@@ -311,7 +492,7 @@ fn main() {
             };
             let d = dpdk
                 .as_ref()
-                .map(|d| per_elem(dpdk_case(&mut pair, d, single, n, args.iters), n));
+                .map(|d| per_elem(dpdk_case(&mut pair, d, case, args.iters), case.n));
             let b = if round % 2 == 0 {
                 b
             } else {
@@ -325,9 +506,9 @@ fn main() {
         }
     }
     let ns = |c: f64| args.tsc_hz.map(|hz| c * 1e9 / hz);
-    for (i, &(name, _, _)) in cases.iter().enumerate() {
+    for (i, case) in cases.iter().enumerate() {
         let b = median(&mut ours[i]);
-        let mut line = format!("ring_2core/{name} burst={b:.2}cyc");
+        let mut line = format!("{}/{} burst={b:.2}cyc", case.group(), case.name);
         if let Some(v) = ns(b) {
             line += &format!(" ({v:.2}ns)");
         }

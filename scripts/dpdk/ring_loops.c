@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0
  *
- * ring_pair.c - DPDK 22.11's rte_ring driven by the loop of ring_perf_autotest's
- * two-core case (app/test/test_ring_perf.c, enqueue_dequeue_bulk_helper): one
- * side enqueues or dequeues `n` pointers per call, `iters` times, pausing once
- * after each failed call. Built as a shared library and loaded by
- * benches/examples/ring_pair.rs, which runs this loop and burst's on the same
- * two pinned threads, alternating case by case, so both see the same machine.
- * The ring is initialised in memory the caller provides (rte_ring_init): no
- * EAL is needed.
+ * ring_loops.c - DPDK 22.11's rte_ring driven by the loops of
+ * ring_perf_autotest (app/test/test_ring_perf.c): one core enqueuing then
+ * dequeuing 1 (test_single_enqueue_dequeue) or n pointers, burst or bulk
+ * (test_burst_bulk_enqueue_dequeue); two cores, one side enqueuing or
+ * dequeuing n pointers per bulk call, pausing once after each failed call
+ * (enqueue_dequeue_bulk_helper). Built as a shared library and loaded by
+ * benches/examples/ring_vs_dpdk.rs, which runs these loops and burst's on the
+ * same pinned threads, alternating, so both see the same machine. The ring is
+ * initialised in memory the caller provides (rte_ring_init): no EAL needed.
  *
- * Build: cc -O3 -shared -fPIC -o ring_pair.so ring_pair.c \
+ * Build: cc -O3 -shared -fPIC -o ring_loops.so ring_loops.c \
  *        $(pkg-config --cflags --libs libdpdk)
  */
 #include <stdint.h>
@@ -21,23 +22,23 @@
 
 /* Bytes a ring of `count` slots needs (negative errno for a bad count). */
 ssize_t
-ring_pair_memsize(unsigned int count)
+ring_loops_memsize(unsigned int count)
 {
 	return rte_ring_get_memsize(count);
 }
 
 /* Initialises a ring of `count` slots at `mem` (cache-line aligned,
- * ring_pair_memsize bytes), MP/MC by default as the autotest's ring. */
+ * ring_loops_memsize bytes), MP/MC by default as the autotest's ring. */
 int
-ring_pair_init(void *mem, unsigned int count)
+ring_loops_init(void *mem, unsigned int count)
 {
-	return rte_ring_init(mem, "ring_pair", count, 0);
+	return rte_ring_init(mem, "ring_loops", count, 0);
 }
 
 /* One side of the pair: TSC cycles for `iters` bulk calls of `n` (<= 32)
  * pointers, SP/SC calls if `single`, else MP/MC, as the autotest. */
 uint64_t
-ring_pair_side(void *ring, int dequeue, int single, unsigned int n,
+ring_loops_two_core(void *ring, int dequeue, int single, unsigned int n,
 	       unsigned int iters)
 {
 	struct rte_ring *r = ring;
@@ -58,5 +59,50 @@ ring_pair_side(void *ring, int dequeue, int single, unsigned int n,
 			if (ret == 0)
 				rte_pause();
 		} while (!ret);
+	return rte_rdtsc() - start;
+}
+
+/* One core: TSC cycles for `iters` rounds of an enqueue then a dequeue of `n`
+ * (<= 32) pointers, `kind` 0 = one element (rte_ring_{sp,mp}_enqueue and
+ * rte_ring_{sc,mc}_dequeue, n = 1), 1 = burst, 2 = bulk; SP/SC calls if
+ * `single`, else MP/MC. */
+uint64_t
+ring_loops_one_core(void *ring, int single, int kind, unsigned int n,
+		   unsigned int iters)
+{
+	struct rte_ring *r = ring;
+	void *burst[32] __rte_cache_aligned = { 0 };
+	unsigned int i;
+
+	if (n > 32 || (kind == 0 && n != 1))
+		return 0;
+	const uint64_t start = rte_rdtsc();
+	for (i = 0; i < iters; i++) {
+		if (kind == 0) {
+			if (single) {
+				rte_ring_sp_enqueue(r, burst[0]);
+				rte_ring_sc_dequeue(r, &burst[0]);
+			} else {
+				rte_ring_mp_enqueue(r, burst[0]);
+				rte_ring_mc_dequeue(r, &burst[0]);
+			}
+		} else if (kind == 1) {
+			if (single) {
+				rte_ring_sp_enqueue_burst(r, burst, n, NULL);
+				rte_ring_sc_dequeue_burst(r, burst, n, NULL);
+			} else {
+				rte_ring_mp_enqueue_burst(r, burst, n, NULL);
+				rte_ring_mc_dequeue_burst(r, burst, n, NULL);
+			}
+		} else {
+			if (single) {
+				rte_ring_sp_enqueue_bulk(r, burst, n, NULL);
+				rte_ring_sc_dequeue_bulk(r, burst, n, NULL);
+			} else {
+				rte_ring_mp_enqueue_bulk(r, burst, n, NULL);
+				rte_ring_mc_dequeue_bulk(r, burst, n, NULL);
+			}
+		}
+	}
 	return rte_rdtsc() - start;
 }
