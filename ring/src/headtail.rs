@@ -12,10 +12,13 @@
 //! - the head lives on a line of its own, apart from the tail: the head is touched only
 //!   by this side, the tail is polled by the other, so a CAS on the head no longer
 //!   has to win back the line the other side just read;
-//! - each side keeps the other side's tail as it last read it (`seen`), and reads the
-//!   real one only when that view shows too little room (the cached index of the
-//!   folly/rigtorp SPSC queues, here for single and multi sides alike). So the
-//!   `free`/`available` figures an operation returns are lower bounds.
+//! - the producer side keeps the consumers' tail as it last read it (`seen`), and
+//!   reads the real one only when that view shows too little room (the cached index
+//!   of the folly/rigtorp SPSC queues, here for multi producers too). So the `free`
+//!   figure an enqueue returns is a lower bound. Consumers read the producers' tail
+//!   every time, as DPDK's: a consumer usually takes all there is, so its view would
+//!   be stale at every call and only cost (measured against DPDK's ring, in
+//!   `benches/examples/ring_vs_dpdk.rs`).
 
 use crossbeam_utils::CachePadded;
 
@@ -45,7 +48,7 @@ pub(crate) struct HeadTail {
 #[derive(Debug, Default)]
 struct Own {
     head: AtomicU32,
-    /// The other side's tail as a thread of this side last read it.
+    /// The other side's tail as a thread of this side last read it (producers only).
     seen: AtomicU32,
 }
 
@@ -63,7 +66,8 @@ impl HeadTail {
     ///
     /// `room(other_tail, old_head)` is how many slots are usable, at most `capacity`:
     /// free entries for a producer (`capacity + cons.tail - prod.head`), filled ones
-    /// for a consumer (`prod.tail - cons.head`).
+    /// for a consumer (`prod.tail - cons.head`). `keep_view`: look at the view of the
+    /// other tail first (producers), or always read the tail (consumers).
     #[inline(always)]
     pub(crate) fn reserve<M: SyncMode>(
         &self,
@@ -72,6 +76,7 @@ impl HeadTail {
         behavior: Behavior,
         capacity: u32,
         room: impl Fn(u32, u32) -> u32,
+        keep_view: bool,
     ) -> Reservation {
         // Acquire, here and on a failed CAS below: pairs with the Release of the CAS
         // that moved the head here, so the other side's tail that thread saw (and
@@ -82,27 +87,33 @@ impl HeadTail {
         // not ours: loom finds that in a 2x2 model (ring/tests/loom.rs).
         let mut old = self.own.head.load(Ordering::Acquire);
         loop {
-            // The view of the other side's tail first: reading the tail itself moves
-            // its line between the cores, and most calls find room enough in an older
-            // view. A view can only lag (tails only move forward), so it
-            // underestimates the room, or, on a multi side, when it is older than the
-            // tail another thread of the side reserved against, `room` wraps above
-            // `capacity` (a single side's view is its own last read, never older than
-            // what its head moved by); either way too little room sends us to the
+            // A producer looks at its view of the consumers' tail first: reading the
+            // tail itself moves its line between the cores, and most calls find room
+            // enough in an older view. A view can only lag (tails only move forward),
+            // so it underestimates the room, or, with several producers, when it is
+            // older than the tail another producer reserved against, `room` wraps
+            // above `capacity` (a single producer's view is its own last read, never
+            // older than what its head moved by); either way too little room sends
+            // it to the tail itself.
+            // Acquire: pairs with the Release store below, so what the consumers
+            // published up to that tail happens-before our slot writes, as with the
             // tail itself.
-            // Acquire: pairs with the Release store below, so what the other side
-            // published up to that tail happens-before our slot accesses, as with the
-            // tail itself.
-            let mut avail = room(self.own.seen.load(Ordering::Acquire), old);
-            if avail < n || (!M::SINGLE && avail > capacity) {
-                // Acquire: pairs with the other side's Release store of its tail, so the
-                // slots it finished with (read by consumers, written by producers) are
-                // ours to reuse or read only after its accesses to them are complete.
-                let other_tail = other.tail.load(Ordering::Acquire);
-                // Release: passes that ordering on to the thread that uses this view.
-                self.own.seen.store(other_tail, Ordering::Release);
-                avail = room(other_tail, old);
-            }
+            let view = keep_view.then(|| room(self.own.seen.load(Ordering::Acquire), old));
+            let avail = match view {
+                Some(avail) if avail >= n && (M::SINGLE || avail <= capacity) => avail,
+                _ => {
+                    // Acquire: pairs with the other side's Release store of its tail, so
+                    // the slots it finished with (read by consumers, written by
+                    // producers) are ours to reuse or read only after its accesses to
+                    // them are complete.
+                    let other_tail = other.tail.load(Ordering::Acquire);
+                    if keep_view {
+                        // Release: passes that ordering on to the thread using the view.
+                        self.own.seen.store(other_tail, Ordering::Release);
+                    }
+                    room(other_tail, old)
+                }
+            };
             let take = if n <= avail {
                 n
             } else if behavior == Behavior::Fixed {
