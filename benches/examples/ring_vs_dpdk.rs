@@ -10,7 +10,10 @@
 //! burst and bulk, SP/SC and MP/MC. Two cores: one side enqueues and the other
 //! dequeues bulks of 8 or 32, pausing once after a failed call; the figure is both
 //! sides' cycles added. Each timed with the TSC, per element, as the autotest prints
-//! it. `scripts/compare-dpdk.sh ring` runs this.
+//! it. And `mempool_perf_autotest`'s cache-less case on two cores, each getting then
+//! putting 1 or 32 objects of one pool of 8191: burst's `Mempool` against the ring
+//! calls DPDK's default mempool ops make (per object per core, as that test prints).
+//! `scripts/compare-dpdk.sh ring` runs this.
 //!
 //! `cargo run --release -p burst-benches --example ring_vs_dpdk -- --dpdk ring_loops.so`
 
@@ -21,12 +24,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
+use burst_eal::memory::{Memory, MemoryConfig};
+use burst_mempool::{Mempool, Object};
 use burst_ring::{Ring, spsc};
 use clap::Parser;
 use core_affinity::CoreId;
 
 /// DPDK's `RING_SIZE`.
 const RING_SIZE: usize = 4096;
+/// `mempool_perf_autotest`'s pool: objects (`MEMPOOL_SIZE`) and their size.
+const POOL_SIZE: usize = 8191;
+const ELT_SIZE: usize = 2048;
 
 #[derive(Parser)]
 #[command(about = "burst's ring vs DPDK's in the ring_perf_autotest cases, interleaved")]
@@ -67,6 +75,8 @@ type MemsizeFn = unsafe extern "C" fn(u32) -> isize;
 type InitFn = unsafe extern "C" fn(*mut u8, u32) -> i32;
 type TwoCoreFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
 type OneCoreFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
+type FillFn = unsafe extern "C" fn(*mut u8, u32) -> u32;
+type PoolSideFn = unsafe extern "C" fn(*mut u8, u32, u32) -> u64;
 
 /// `ring_loops.so`'s functions.
 struct Dpdk {
@@ -74,6 +84,8 @@ struct Dpdk {
     init: InitFn,
     two_core: TwoCoreFn,
     one_core: OneCoreFn,
+    fill: FillFn,
+    pool_side: PoolSideFn,
 }
 
 impl Dpdk {
@@ -113,6 +125,10 @@ impl Dpdk {
                 one_core: std::mem::transmute::<*mut libc::c_void, OneCoreFn>(sym(
                     "ring_loops_one_core",
                 )?),
+                fill: std::mem::transmute::<*mut libc::c_void, FillFn>(sym("ring_loops_fill")?),
+                pool_side: std::mem::transmute::<*mut libc::c_void, PoolSideFn>(sym(
+                    "ring_loops_pool_side",
+                )?),
             })
         }
     }
@@ -131,15 +147,16 @@ unsafe impl Send for DpdkRing {}
 unsafe impl Sync for DpdkRing {}
 
 impl DpdkRing {
-    fn new(dpdk: &Dpdk) -> Self {
+    /// A ring of `slots` (a power of two) slots.
+    fn new(dpdk: &Dpdk, slots: u32) -> Self {
         // SAFETY: a plain size query.
-        let size = unsafe { (dpdk.memsize)(RING_SIZE as u32) };
+        let size = unsafe { (dpdk.memsize)(slots) };
         let layout = std::alloc::Layout::from_size_align(size as usize, 128).unwrap();
         // SAFETY: non-zero size.
         let mem = unsafe { std::alloc::alloc_zeroed(layout) };
         assert!(!mem.is_null());
         // SAFETY: `mem` has the size DPDK asked for, aligned for `struct rte_ring`.
-        let rc = unsafe { (dpdk.init)(mem, RING_SIZE as u32) };
+        let rc = unsafe { (dpdk.init)(mem, slots) };
         assert_eq!(rc, 0, "rte_ring_init failed");
         Self { mem, layout }
     }
@@ -224,6 +241,8 @@ enum Kind {
     One,
     Burst,
     Bulk,
+    /// A get then a put of n objects on a cache-less pool.
+    Pool,
 }
 
 /// One of the autotest's cases.
@@ -237,10 +256,10 @@ struct Case {
 
 impl Case {
     fn group(&self) -> &'static str {
-        if self.two_cores {
-            "ring_2core"
-        } else {
-            "ring_1core"
+        match (self.kind, self.two_cores) {
+            (Kind::Pool, _) => "mempool_2core",
+            (_, true) => "ring_2core",
+            (_, false) => "ring_1core",
         }
     }
 }
@@ -290,7 +309,29 @@ fn cases() -> Vec<Case> {
             n,
         });
     }
+    for (name, n) in [("cache0_bulk1", 1), ("cache0_bulk32", 32)] {
+        v.push(Case {
+            name,
+            two_cores: true,
+            single: false,
+            kind: Kind::Pool,
+            n,
+        });
+    }
     v
+}
+
+/// One core of the cache-less pool case: `iters` rounds of a get then a put of `n`.
+fn pool_side(pool: &Mempool, n: usize, iters: u32) -> u64 {
+    let mut objs: Vec<Object> = Vec::with_capacity(32);
+    let start = tsc();
+    for _ in 0..iters {
+        while pool.get_bulk(&mut objs, n).is_err() {
+            std::hint::spin_loop();
+        }
+        pool.put_bulk(&mut objs);
+    }
+    tsc() - start
 }
 
 /// One core, burst's ring: `iters` rounds of `enq` then `deq`, TSC cycles taken.
@@ -306,7 +347,17 @@ fn one_core(iters: u32, mut enq: impl FnMut(), mut deq: impl FnMut()) -> u64 {
 /// burst's side of one case: TSC cycles, both threads' added on two cores. The count
 /// is opaque to the compiler, as the autotest's, and nothing else goes through memory
 /// per call.
-fn burst_case(pair: &mut Pair, case: &Case, iters: u32) -> u64 {
+fn burst_case(pair: &mut Pair, memory: &Memory, case: &Case, iters: u32) -> u64 {
+    if case.kind == Kind::Pool {
+        let pool = Mempool::new(memory, "ring_vs_dpdk", POOL_SIZE, ELT_SIZE).expect("pool");
+        let (p, n) = (pool.clone(), black_box(case.n));
+        let t = pair.run(
+            || pool_side(&pool, n, iters),
+            Box::new(move || pool_side(&p, n, iters)),
+        );
+        assert!(pool.is_full(), "the pool case leaks");
+        return t;
+    }
     let src: Vec<usize> = (0..black_box(case.n)).collect();
     let mut dst = vec![MaybeUninit::<usize>::uninit(); black_box(case.n)];
     let bulk = case.kind == Kind::Bulk;
@@ -413,13 +464,27 @@ fn burst_case(pair: &mut Pair, case: &Case, iters: u32) -> u64 {
 
 /// DPDK's side of one case.
 fn dpdk_case(pair: &mut Pair, dpdk: &Dpdk, case: &Case, iters: u32) -> u64 {
-    let ring = Arc::new(DpdkRing::new(dpdk));
     let (single, n) = (i32::from(case.single), case.n as u32);
+    if case.kind == Kind::Pool {
+        let ring = Arc::new(DpdkRing::new(dpdk, (POOL_SIZE + 1) as u32));
+        // SAFETY: an initialised DPDK ring with room for POOL_SIZE.
+        let filled = unsafe { (dpdk.fill)(ring.mem, POOL_SIZE as u32) };
+        assert_eq!(filled as usize, POOL_SIZE);
+        let r = Arc::clone(&ring);
+        let side_fn = dpdk.pool_side;
+        return pair.run(
+            // SAFETY: an initialised MP/MC DPDK ring; both threads get and put.
+            || unsafe { side_fn(ring.mem, n, iters) },
+            // SAFETY: as above.
+            Box::new(move || unsafe { side_fn(r.mem, n, iters) }),
+        );
+    }
+    let ring = Arc::new(DpdkRing::new(dpdk, RING_SIZE as u32));
     if !case.two_cores {
         let kind = match case.kind {
             Kind::One => 0,
             Kind::Burst => 1,
-            Kind::Bulk => 2,
+            Kind::Bulk | Kind::Pool => 2,
         };
         // SAFETY: an initialised DPDK ring, used by this thread only.
         return unsafe { (dpdk.one_core)(ring.mem, single, kind, n, iters) };
@@ -471,7 +536,12 @@ fn main() {
             args.case.as_ref().is_none_or(|f| full.contains(f.as_str()))
         })
         .collect();
-    let per_elem = |cycles: u64, n: usize| cycles as f64 / (f64::from(args.iters) * n as f64);
+    let memory = Memory::new(MemoryConfig::no_huge()).expect("memory for the pool case");
+    // Per element; the pool case per object per core (both cores do the same work).
+    let per_elem = |cycles: u64, case: &Case| {
+        let cores = if case.kind == Kind::Pool { 2.0 } else { 1.0 };
+        cycles as f64 / (f64::from(args.iters) * case.n as f64 * cores)
+    };
     let mut ours = vec![Vec::new(); cases.len()];
     let mut theirs = vec![Vec::new(); cases.len()];
     let mut ratios = vec![Vec::new(); cases.len()];
@@ -481,7 +551,7 @@ fn main() {
                 if args.dpdk_only {
                     f64::NAN
                 } else {
-                    per_elem(burst_case(pair, case, args.iters), case.n)
+                    per_elem(burst_case(pair, &memory, case, args.iters), case)
                 }
             };
             // Who goes first alternates, so neither gains from the other's warm-up.
@@ -492,7 +562,7 @@ fn main() {
             };
             let d = dpdk
                 .as_ref()
-                .map(|d| per_elem(dpdk_case(&mut pair, d, case, args.iters), case.n));
+                .map(|d| per_elem(dpdk_case(&mut pair, d, case, args.iters), case));
             let b = if round % 2 == 0 {
                 b
             } else {

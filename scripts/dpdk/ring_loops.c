@@ -5,7 +5,12 @@
  * dequeuing 1 (test_single_enqueue_dequeue) or n pointers, burst or bulk
  * (test_burst_bulk_enqueue_dequeue); two cores, one side enqueuing or
  * dequeuing n pointers per bulk call, pausing once after each failed call
- * (enqueue_dequeue_bulk_helper). Built as a shared library and loaded by
+ * (enqueue_dequeue_bulk_helper); and two cores sharing a cache-less mempool,
+ * each getting then putting n objects (mempool_perf_autotest's cache=0 case,
+ * which DPDK's default ring_mp_mc mempool ops run as MC bulk dequeues and MP
+ * bulk enqueues of one ring: here those ring calls without the ops-table
+ * indirection, so DPDK's side is, if anything, favoured). Built as a shared
+ * library and loaded by
  * benches/examples/ring_vs_dpdk.rs, which runs these loops and burst's on the
  * same pinned threads, alternating, so both see the same machine. The ring is
  * initialised in memory the caller provides (rte_ring_init): no EAL needed.
@@ -103,6 +108,40 @@ ring_loops_one_core(void *ring, int single, int kind, unsigned int n,
 				rte_ring_mc_dequeue_bulk(r, burst, n, NULL);
 			}
 		}
+	}
+	return rte_rdtsc() - start;
+}
+
+/* Fills the ring with `count` distinct non-null objects, as a mempool of that
+ * many; how many went in. */
+unsigned int
+ring_loops_fill(void *ring, unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		if (rte_ring_mp_enqueue(ring, (void *)(uintptr_t)(4096 * (i + 1))) != 0)
+			break;
+	return i;
+}
+
+/* One core of the cache-less mempool case: TSC cycles for `iters` rounds of a
+ * get of `n` (<= 32) objects (MC bulk dequeue, retried after a pause if the
+ * pool runs dry) and a put of the same objects (MP bulk enqueue). */
+uint64_t
+ring_loops_pool_side(void *ring, unsigned int n, unsigned int iters)
+{
+	struct rte_ring *r = ring;
+	void *objs[32] __rte_cache_aligned;
+	unsigned int i;
+
+	if (n > 32)
+		return 0;
+	const uint64_t start = rte_rdtsc();
+	for (i = 0; i < iters; i++) {
+		while (rte_ring_mc_dequeue_bulk(r, objs, n, NULL) == 0)
+			rte_pause();
+		rte_ring_mp_enqueue_bulk(r, objs, n, NULL);
 	}
 	return rte_rdtsc() - start;
 }
