@@ -643,7 +643,7 @@ case $suites in *ring*)
 			die "ring_vs_dpdk failed; log: $out/ring_vs_dpdk.log"
 		check_load "during the interleaved ring runs" "$m"
 		# ring_Ncore/x burst=Ccyc (Nns) dpdk=Ccyc (Nns) speedup=S -> the report's form
-		interleaved_rows=$(sed -n 's|^\(ring_[12]core\|mempool_2core\)/\([^ ]*\) burst=[^ ]* (\([0-9.]*\)ns) dpdk=[^ ]* (\([0-9.]*\)ns) speedup=\(.*\)|\1_interleaved/\2 burst=\3ns dpdk=\4ns speedup=\5|p' "$out/ring_vs_dpdk.log")
+		interleaved_rows=$(sed -n 's|^\([a-z]*_[12]core\)/\([^ ]*\) burst=[^ ]* (\([0-9.]*\)ns) dpdk=[^ ]* (\([0-9.]*\)ns) speedup=\(.*\)|\1_interleaved/\2 burst=\3ns dpdk=\4ns speedup=\5|p' "$out/ring_vs_dpdk.log")
 		[ -n "$interleaved_rows" ] || die "no rows in $out/ring_vs_dpdk.log"
 	fi
 	;;
