@@ -110,7 +110,20 @@ impl LcoreCache {
 /// How long a hardware port's stop waits for the device to send what the last bursts
 /// queued, before it resets the device and drops the rest (ixgbe's and i40e's queue
 /// stops wait on the descriptor heads the same way).
-pub(crate) const TX_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+const TX_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A hardware port's stop, once no burst runs: waits (at most [`TX_DRAIN_TIMEOUT`]) until
+/// `sent` says the device has sent everything tx_burst accepted, so that the reset
+/// that follows drops nothing; warns if it has not. Nothing goes out with the link
+/// down, so no wait then.
+pub(crate) fn drain_tx(name: &str, link_up: bool, sent: impl FnMut() -> bool) {
+    if link_up && !wait_for(TX_DRAIN_TIMEOUT, sent) {
+        log::warn!(
+            "{name}: TX queue not empty after {TX_DRAIN_TIMEOUT:?} when stopping: \
+             what it still holds is dropped"
+        );
+    }
+}
 
 /// Waits until `done` holds or `timeout` passes, polling every 100 µs; whether it held.
 pub(crate) fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {

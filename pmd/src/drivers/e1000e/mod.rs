@@ -46,7 +46,7 @@ use burst_mempool::PktPool;
 use crate::drivers::ring_mbufs::fill_rx;
 use crate::drivers::ring_mem::RingMem;
 use crate::drivers::shared::Shared;
-use crate::drivers::{LcoreCache, TX_DRAIN_TIMEOUT, wait_for};
+use crate::drivers::{LcoreCache, drain_tx, wait_for};
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool, reset_for_dma};
 use crate::stats::QueueCounters;
@@ -340,17 +340,10 @@ impl E1000e {
         }
         if let Some(tx) = &self.tx {
             tx.stop();
-            // What tx_burst accepted goes out before the device stops: the head
-            // (TDH) reaches the tail (TDT) once every descriptor is sent. Nothing goes
-            // out with the link down, so no wait then.
-            let sent = || self.bar.read32(TDH) == self.bar.read32(TDT);
-            if self.link().up && !wait_for(TX_DRAIN_TIMEOUT, sent) {
-                log::warn!(
-                    "{}: TX queue not empty after {TX_DRAIN_TIMEOUT:?} when stopping: \
-                     what it still holds is dropped",
-                    self.name
-                );
-            }
+            // Every descriptor is sent once the head (TDH) reaches the tail (TDT).
+            drain_tx(&self.name, self.link().up, || {
+                self.bar.read32(TDH) == self.bar.read32(TDT)
+            });
         }
         self.disable();
         if let Some(rx) = &self.rx {

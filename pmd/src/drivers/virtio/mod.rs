@@ -68,7 +68,7 @@ use burst_mempool::PktPool;
 use crate::drivers::ring_mbufs::fill_rx;
 use crate::drivers::ring_mem::RingMem;
 use crate::drivers::shared::Shared;
-use crate::drivers::{LcoreCache, TX_DRAIN_TIMEOUT, wait_for};
+use crate::drivers::{LcoreCache, drain_tx};
 use crate::ethdev::{DevInfo, Driver, EthConf, EthError, Link, MacAddr, PortId, RxBurst, TxBurst};
 use crate::pci::{PciArgs, PciDriver, PciId, PoolDma, device_error, map_pool, reset_for_dma};
 use crate::stats::QueueCounters;
@@ -393,16 +393,11 @@ impl VirtioNet {
         }
         if let Some(tx) = &self.tx {
             tx.stop();
-            // What tx_burst accepted goes out before the reset: the device has used
-            // every chain made available once the used idx reaches the avail idx.
-            let sent = || tx.control(|ring| (ring.in_flight() == 0, false)) != Some(false);
-            if self.link().up && !wait_for(TX_DRAIN_TIMEOUT, sent) {
-                log::warn!(
-                    "{}: TX queue not empty after {TX_DRAIN_TIMEOUT:?} when stopping: \
-                     what it still holds is dropped",
-                    self.name
-                );
-            }
+            // The device has used every chain made available once the used idx
+            // reaches the avail idx.
+            drain_tx(&self.name, self.link().up, || {
+                tx.control(|ring| (ring.in_flight() == 0, false)) != Some(false)
+            });
         }
         if !self.structures.common.reset() {
             log::error!(
