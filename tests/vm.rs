@@ -5,9 +5,10 @@
 //! test prints `skipped: <reason>` and passes, unless `BURST_REQUIRE_VM=1` (set by
 //! `.ci/run`) makes that a failure.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -154,12 +155,23 @@ fn build_binary(package: &str, kind: &str, name: &str) -> PathBuf {
 }
 
 /// Builds `example` of `package` (in this test's profile and target directory) and a
-/// guest with it in /burst/bin.
+/// guest with it in /burst/bin, once per test process as [`guest`]: two tests on the
+/// same example (e1000e's and virtio's port_loop) running at once would otherwise
+/// write the same initramfs together and boot a broken one.
 fn guest_with_example(package: &str, example: &str) -> PathBuf {
-    let binary = build_binary(package, "--example", example);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vm-guest-{example}"));
-    build_guest(&dir, &[&binary]);
-    dir
+    static GUESTS: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    // A test that panicked building one leaves nothing half-registered.
+    let mut guests = GUESTS.lock().unwrap_or_else(PoisonError::into_inner);
+    guests
+        .entry(example.to_string())
+        .or_insert_with(|| {
+            let binary = build_binary(package, "--example", example);
+            let dir =
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vm-guest-{example}"));
+            build_guest(&dir, &[&binary]);
+            dir
+        })
+        .clone()
 }
 
 /// One guest at a time in this test process: each wants both CPUs of a small host (its
