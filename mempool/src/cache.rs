@@ -271,6 +271,7 @@ impl<T: Handle> CacheCore<T> {
     /// Moves `spill` to the ring, sending objects of other pools home first.
     fn flush_spill(&mut self) {
         let pool = self.pool.inner();
+        pool.prefetch_enqueue();
         if !pool.owns_all(&self.spill) {
             self.spill.retain(|&obj| {
                 pool.owns(obj.addr()) || {

@@ -58,6 +58,13 @@ impl PoolInner {
         addr.wrapping_sub(self.start) < self.len
     }
 
+    /// Starts fetching the ring's producer head, ahead of the check that precedes
+    /// an enqueue of many objects (see [`Ring::prefetch_enqueue`]).
+    #[inline(always)]
+    pub(crate) fn prefetch_enqueue(&self) {
+        self.ring.prefetch_enqueue();
+    }
+
     /// Whether all of `objs` are objects of this pool: one branch-free pass of
     /// subtractions and ORs, which compiles to plain vector integer ops.
     #[inline(always)]

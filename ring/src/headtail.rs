@@ -172,6 +172,14 @@ impl HeadTail {
         prefetch_for_write(self.tail.as_ptr().cast_const().cast());
     }
 
+    /// Asks for the head's line for writing, ahead of a reservation (see
+    /// [`Ring::prefetch_enqueue`](crate::Ring::prefetch_enqueue)).
+    #[inline(always)]
+    pub(crate) fn prefetch_head(&self) {
+        #[cfg(not(loom))]
+        prefetch_for_write(self.own.head.as_ptr().cast_const().cast());
+    }
+
     /// Publishes a finished reservation by moving this side's tail past it.
     #[inline(always)]
     pub(crate) fn publish<M: SyncMode>(&self, r: Reservation) {
