@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use burst_eal::memory::{IovaMode, Memory, Region};
-use burst_ring::Ring;
+use burst_ring::{Ring, Together};
 use crossbeam_utils::CachePadded;
 
 use crate::MempoolError;
@@ -35,8 +35,9 @@ pub(crate) struct PoolInner {
     /// Live handles, see [`PoolRef`]; on a line of its own, as threads returning objects
     /// without a cache touch it.
     refs: CachePadded<AtomicUsize>,
-    /// The free objects that no cache holds.
-    ring: Ring<ObjPtr>,
+    /// The free objects that no cache holds. Every thread of a pool both takes and
+    /// returns objects, so the ring keeps each side's head and tail on one line.
+    ring: Ring<ObjPtr, Together>,
     /// First byte of the region and its length: an address `a` is one of this pool's
     /// objects iff `a - start < len` (objects are only made by pools).
     start: usize,
@@ -235,7 +236,7 @@ impl PoolRef {
             region_len(memory, size, stride).ok_or(MempoolError::BadEltSize { size, elt_size })?;
         let region = memory.alloc(bytes)?;
         let slots = place(&region, size, stride).ok_or(MempoolError::NotContiguous { stride })?;
-        let ring = Ring::new_exact(size).expect("1 <= size <= MAX_OBJECTS");
+        let ring = Ring::exact_with_layout(size, Together).expect("1 <= size <= MAX_OBJECTS");
         let base = region.as_ptr();
         let inner = Box::new(PoolInner {
             refs: CachePadded::new(AtomicUsize::new(1)),

@@ -9,9 +9,11 @@
 //! tails always move in reservation order.
 //!
 //! Two departures from DPDK, both about which cache lines move between cores:
-//! - the head lives on a line of its own, apart from the tail: the head is touched only
-//!   by this side, the tail is polled by the other, so a CAS on the head no longer
-//!   has to win back the line the other side just read;
+//! - by default ([`Apart`](crate::Apart)) the head lives on a line of its own, apart
+//!   from the tail: the head is touched only by this side, the tail is polled by the
+//!   other, so a CAS on the head no longer has to win back the line the other side
+//!   just read. [`Together`](crate::Together) keeps DPDK's one line per side, for
+//!   rings where every thread works both sides;
 //! - the producer side keeps the consumers' tail as it last read it (`seen`), and
 //!   reads the real one only when that view shows too little room (the cached index
 //!   of the folly/rigtorp SPSC queues, here for multi producers too). So the `free`
@@ -22,6 +24,7 @@
 
 use crossbeam_utils::CachePadded;
 
+use crate::layout::LineLayout;
 use crate::mode::SyncMode;
 #[cfg(not(loom))]
 use crate::sync::prefetch_for_write;
@@ -36,20 +39,24 @@ pub(crate) enum Behavior {
     Variable,
 }
 
-/// One side's head and tail: the side's private line (head, view of the other tail)
-/// and the tail's line, which the other side reads.
+/// One side's head and tail: the side's own line (head, view of the other tail) and
+/// the tail's line, which the other side reads. With [`Together`](crate::Together) the
+/// tail is the one on the own line and the tail line goes unused; the layout is a type,
+/// so every access picks its tail at compile time.
 #[derive(Debug, Default)]
 pub(crate) struct HeadTail {
     own: CachePadded<Own>,
     tail: CachePadded<AtomicU32>,
 }
 
-/// The part of a side only its own threads touch.
+/// The side's own line.
 #[derive(Debug, Default)]
 struct Own {
     head: AtomicU32,
     /// The other side's tail as a thread of this side last read it (producers only).
     seen: AtomicU32,
+    /// The tail, when it sits beside the head.
+    tail: AtomicU32,
 }
 
 /// The slots a thread reserved: `[old, old + n)`, and the free (enqueue) or filled
@@ -69,7 +76,7 @@ impl HeadTail {
     /// for a consumer (`prod.tail - cons.head`). `keep_view`: look at the view of the
     /// other tail first (producers), or always read the tail (consumers).
     #[inline(always)]
-    pub(crate) fn reserve<M: SyncMode>(
+    pub(crate) fn reserve<M: SyncMode, L: LineLayout>(
         &self,
         other: &HeadTail,
         n: u32,
@@ -106,7 +113,7 @@ impl HeadTail {
                     // the slots it finished with (read by consumers, written by
                     // producers) are ours to reuse or read only after its accesses to
                     // them are complete.
-                    let other_tail = other.tail.load(Ordering::Acquire);
+                    let other_tail = other.tail_at::<L>().load(Ordering::Acquire);
                     if keep_view {
                         // Release: passes that ordering on to the thread using the view.
                         self.own.seen.store(other_tail, Ordering::Release);
@@ -150,7 +157,9 @@ impl HeadTail {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.prefetch_tail();
+                    if !L::TOGETHER {
+                        self.prefetch_tail();
+                    }
                     return Reservation {
                         old,
                         n: take,
@@ -162,10 +171,21 @@ impl HeadTail {
         }
     }
 
+    /// The tail where layout `L` puts it.
+    #[inline(always)]
+    fn tail_at<L: LineLayout>(&self) -> &AtomicU32 {
+        if L::TOGETHER {
+            &self.own.tail
+        } else {
+            &self.tail
+        }
+    }
+
     /// Asks for the tail's line for writing while the elements are copied: the other
     /// side has been reading it, and the next reservation's CAS waits for the store
-    /// that publishes. Multi sides only: a single side's store waits for nobody, and
-    /// on one core the hint costs more than it saves.
+    /// that publishes. Multi sides with the tail apart only: a single side's store
+    /// waits for nobody, on one core the hint costs more than it saves, and a tail
+    /// beside the head came with the CAS.
     #[inline(always)]
     fn prefetch_tail(&self) {
         #[cfg(not(loom))]
@@ -182,7 +202,7 @@ impl HeadTail {
 
     /// Publishes a finished reservation by moving this side's tail past it.
     #[inline(always)]
-    pub(crate) fn publish<M: SyncMode>(&self, r: Reservation) {
+    pub(crate) fn publish<M: SyncMode, L: LineLayout>(&self, r: Reservation) {
         if !M::SINGLE {
             // Wait until every earlier reservation on this side is published. Acquire
             // (DPDK uses Relaxed here): it makes the earlier thread's slot accesses
@@ -191,18 +211,19 @@ impl HeadTail {
             // that ordering through (a plain store does not extend a release sequence).
             // On x86 both compile to a plain load.
             let mut spins = 0;
-            while self.tail.load(Ordering::Acquire) != r.old {
+            while self.tail_at::<L>().load(Ordering::Acquire) != r.old {
                 spin_wait(&mut spins);
             }
         }
         // Release: our slot writes (enqueue) or reads (dequeue) happen-before the other
         // side's Acquire load of this tail.
-        self.tail.store(r.old.wrapping_add(r.n), Ordering::Release);
+        self.tail_at::<L>()
+            .store(r.old.wrapping_add(r.n), Ordering::Release);
     }
 
     /// The tail, for counts. Acquire, so a count never runs ahead of the data.
     #[inline]
-    pub(crate) fn tail(&self) -> u32 {
-        self.tail.load(Ordering::Acquire)
+    pub(crate) fn tail<L: LineLayout>(&self) -> u32 {
+        self.tail_at::<L>().load(Ordering::Acquire)
     }
 }

@@ -26,6 +26,7 @@
 //! ```
 
 mod headtail;
+mod layout;
 mod mode;
 mod ring;
 mod slots;
@@ -36,6 +37,7 @@ use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use headtail::Behavior;
+pub use layout::{Apart, LineLayout, Together};
 pub use mode::{Multi, Single, SyncMode};
 pub use ring::{Dequeued, Enqueued, MAX_SIZE, Ring, RingError};
 

@@ -1,10 +1,12 @@
 //! `Ring<T>`: the storage and the four operations (bulk/burst × enqueue/dequeue),
 //! generic over single- or multi-threaded sides.
 
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ptr;
 
 use crate::headtail::{Behavior, HeadTail, Reservation};
+use crate::layout::{Apart, LineLayout};
 use crate::mode::{Multi, Single, SyncMode};
 use crate::slots::Slots;
 
@@ -53,41 +55,59 @@ pub struct Dequeued {
 /// Elements are moved: an enqueue takes them out of a `Vec` (from the front, leaving
 /// the rest), a dequeue appends them to a `Vec` (give it capacity up front and it never
 /// allocates). Elements still in the ring are dropped with it.
-pub struct Ring<T> {
+///
+/// `L` places the heads and tails on cache lines for how the ring is used: [`Apart`]
+/// (the default) when producers and consumers are different threads,
+/// [`Together`](crate::Together) when every thread both enqueues and dequeues, as on a
+/// mempool's ring.
+pub struct Ring<T, L: LineLayout = Apart> {
     prod: HeadTail,
     cons: HeadTail,
     mask: u32,
     capacity: u32,
     slots: Slots<T>,
+    layout: PhantomData<L>,
 }
 
 // SAFETY: the ring hands each element from exactly one producer to exactly one
 // consumer (the head/tail protocol gives every slot one owner at a time), so sharing
 // the ring moves `T`s between threads, which `T: Send` allows.
-unsafe impl<T: Send> Sync for Ring<T> {}
+unsafe impl<T: Send, L: LineLayout> Sync for Ring<T, L> {}
 // SAFETY: as above; owning the ring owns its `T`s.
-unsafe impl<T: Send> Send for Ring<T> {}
+unsafe impl<T: Send, L: LineLayout> Send for Ring<T, L> {}
 
 impl<T> Ring<T> {
     /// A ring of `size` slots, `size` a power of two; it holds `size - 1` elements, as
     /// DPDK's `rte_ring_create` without `RING_F_EXACT_SZ`.
     pub fn new(size: usize) -> Result<Self, RingError> {
-        if !size.is_power_of_two() || !(2..=MAX_SIZE).contains(&size) {
-            return Err(RingError::NotPowerOfTwo(size));
-        }
-        Ok(Self::with_layout(size, size - 1))
+        Self::with_layout(size, Apart)
     }
 
     /// A ring that holds exactly `count` elements (DPDK's `RING_F_EXACT_SZ`): the
     /// storage is the next power of two above `count`.
     pub fn new_exact(count: usize) -> Result<Self, RingError> {
+        Self::exact_with_layout(count, Apart)
+    }
+}
+
+impl<T, L: LineLayout> Ring<T, L> {
+    /// As [`new`](Ring::new), with the heads and tails placed as `L` says.
+    pub fn with_layout(size: usize, _layout: L) -> Result<Self, RingError> {
+        if !size.is_power_of_two() || !(2..=MAX_SIZE).contains(&size) {
+            return Err(RingError::NotPowerOfTwo(size));
+        }
+        Ok(Self::build(size, size - 1))
+    }
+
+    /// As [`new_exact`](Ring::new_exact), with the heads and tails placed as `L` says.
+    pub fn exact_with_layout(count: usize, _layout: L) -> Result<Self, RingError> {
         if count == 0 || count >= MAX_SIZE {
             return Err(RingError::BadCount(count));
         }
-        Ok(Self::with_layout((count + 1).next_power_of_two(), count))
+        Ok(Self::build((count + 1).next_power_of_two(), count))
     }
 
-    fn with_layout(size: usize, capacity: usize) -> Self {
+    fn build(size: usize, capacity: usize) -> Self {
         let slots = Slots::new(size);
         Self {
             prod: HeadTail::default(),
@@ -95,6 +115,7 @@ impl<T> Ring<T> {
             mask: (size - 1) as u32,
             capacity: capacity as u32,
             slots,
+            layout: PhantomData,
         }
     }
 
@@ -114,7 +135,7 @@ impl<T> Ring<T> {
 
     /// Elements in the ring now (a snapshot when other threads are active).
     pub fn count(&self) -> usize {
-        let n = self.prod.tail().wrapping_sub(self.cons.tail());
+        let n = self.prod.tail::<L>().wrapping_sub(self.cons.tail::<L>());
         // Between the two loads the consumer may pass the producer's snapshot.
         (n as usize).min(self.capacity())
     }
@@ -185,7 +206,7 @@ impl<T> Ring<T> {
     #[inline(always)]
     pub(crate) unsafe fn enqueue_one<M: SyncMode>(&self, item: T) -> Result<(), T> {
         let capacity = self.capacity;
-        let r = self.prod.reserve::<M>(
+        let r = self.prod.reserve::<M, L>(
             &self.cons,
             1,
             Behavior::Fixed,
@@ -200,7 +221,7 @@ impl<T> Ring<T> {
         // SAFETY: slot r.old is reserved for us and empty; `item` is moved into it and
         // not dropped here (ManuallyDrop).
         unsafe { self.write_slots(r, &*item) };
-        self.prod.publish::<M>(r);
+        self.prod.publish::<M, L>(r);
         Ok(())
     }
 
@@ -210,7 +231,7 @@ impl<T> Ring<T> {
     /// With `M` = `Single`, no other dequeue on this ring may run concurrently.
     #[inline(always)]
     pub(crate) unsafe fn dequeue_one<M: SyncMode>(&self) -> Option<T> {
-        let r = self.cons.reserve::<M>(
+        let r = self.cons.reserve::<M, L>(
             &self.prod,
             1,
             Behavior::Fixed,
@@ -228,7 +249,7 @@ impl<T> Ring<T> {
             self.read_slots(r, item.as_mut_ptr());
             item.assume_init()
         };
-        self.cons.publish::<M>(r);
+        self.cons.publish::<M, L>(r);
         Some(item)
     }
 
@@ -307,7 +328,7 @@ impl<T> Ring<T> {
     ) -> Enqueued {
         let len = len.min(u32::MAX as usize) as u32;
         let capacity = self.capacity;
-        let r = self.prod.reserve::<M>(
+        let r = self.prod.reserve::<M, L>(
             &self.cons,
             len,
             behavior,
@@ -320,7 +341,7 @@ impl<T> Ring<T> {
             // consumer published past them); `src` holds at least r.n initialised
             // elements, given up by the caller.
             unsafe { self.write_slots(r, src) };
-            self.prod.publish::<M>(r);
+            self.prod.publish::<M, L>(r);
         }
         Enqueued {
             count: r.n as usize,
@@ -366,7 +387,7 @@ impl<T> Ring<T> {
         behavior: Behavior,
     ) -> Dequeued {
         let n = n.min(u32::MAX as usize) as u32;
-        let r = self.cons.reserve::<M>(
+        let r = self.cons.reserve::<M, L>(
             &self.prod,
             n,
             behavior,
@@ -379,7 +400,7 @@ impl<T> Ring<T> {
             // [r.old, r.old + r.n) are reserved for us and hold initialised elements
             // published by their producers, which we move out (the slots become empty).
             unsafe { self.read_slots(r, dst) };
-            self.cons.publish::<M>(r);
+            self.cons.publish::<M, L>(r);
         }
         Dequeued {
             count: r.n as usize,
@@ -540,7 +561,7 @@ fn consume_front<T>(items: &mut Vec<T>, n: usize) {
     }
 }
 
-impl<T> Drop for Ring<T> {
+impl<T, L: LineLayout> Drop for Ring<T, L> {
     fn drop(&mut self) {
         if !std::mem::needs_drop::<T>() {
             return;
@@ -552,7 +573,7 @@ impl<T> Drop for Ring<T> {
     }
 }
 
-impl<T> std::fmt::Debug for Ring<T> {
+impl<T, L: LineLayout> std::fmt::Debug for Ring<T, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ring")
             .field("capacity", &self.capacity())
@@ -564,6 +585,7 @@ impl<T> std::fmt::Debug for Ring<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::Together;
     use std::collections::VecDeque;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -718,74 +740,131 @@ mod tests {
 
     proptest! {
         #[test]
-        fn behaves_like_vecdeque(exact in any::<bool>(), size in 1usize..40, ops in prop::collection::vec(op(), 0..200)) {
-            let ring = if exact { Ring::new_exact(size).unwrap() } else { Ring::new((size + 1).next_power_of_two()).unwrap() };
-            let cap = ring.capacity();
-            let mut model = VecDeque::new();
-            let mut next = 0u64;
-            for op in ops {
-                match op {
-                    Op::EnqBulk(n) | Op::EnqBurst(n) => {
-                        let bulk = matches!(op, Op::EnqBulk(_));
-                        let mut v: Vec<u64> = (next..next + n as u64).collect();
-                        next += n as u64;
-                        let free = cap - model.len();
-                        let want = if bulk { if n <= free { n } else { 0 } } else { n.min(free) };
-                        let r = if bulk { ring.enqueue_bulk(&mut v) } else { ring.enqueue_burst(&mut v) };
-                        prop_assert_eq!(r.count, want);
-                        prop_assert!(r.free <= free - want, "free is a lower bound");
-                        let sent: Vec<u64> = (next - n as u64..next - n as u64 + want as u64).collect();
-                        model.extend(sent);
-                        prop_assert_eq!(v.len(), n - want);
-                    }
-                    Op::DeqBulk(n) | Op::DeqBurst(n) => {
-                        let bulk = matches!(op, Op::DeqBulk(_));
-                        let have = model.len();
-                        let want = if bulk { if n <= have { n } else { 0 } } else { n.min(have) };
-                        let mut out = vec![u64::MAX];
-                        let r = if bulk { ring.dequeue_bulk(&mut out, n) } else { ring.dequeue_burst(&mut out, n) };
-                        prop_assert_eq!(r, Dequeued { count: want, available: have - want });
-                        let expect: Vec<u64> = std::iter::once(u64::MAX).chain(model.drain(..want)).collect();
-                        prop_assert_eq!(out, expect);
-                    }
-                    Op::EnqOne => {
-                        let r = ring.enqueue(next);
-                        if model.len() < cap {
-                            prop_assert_eq!(r, Ok(()));
-                            model.push_back(next);
-                        } else {
-                            prop_assert_eq!(r, Err(next));
-                        }
-                        next += 1;
-                    }
-                    Op::DeqOne => prop_assert_eq!(ring.dequeue(), model.pop_front()),
-                    Op::EnqCopy(bulk, n) => {
-                        let v: Vec<u64> = (next..next + n as u64).collect();
-                        next += n as u64;
-                        let free = cap - model.len();
-                        let want = if bulk { if n <= free { n } else { 0 } } else { n.min(free) };
-                        let r = if bulk { ring.enqueue_bulk_copy(&v) } else { ring.enqueue_burst_copy(&v) };
-                        prop_assert_eq!(r.count, want);
-                        prop_assert!(r.free <= free - want);
-                        model.extend(&v[..want]);
-                    }
-                    Op::DeqUninit(bulk, n) => {
-                        let have = model.len();
-                        let want = if bulk { if n <= have { n } else { 0 } } else { n.min(have) };
-                        let mut out = vec![MaybeUninit::<u64>::uninit(); n];
-                        let r = if bulk { ring.dequeue_bulk_uninit(&mut out) } else { ring.dequeue_burst_uninit(&mut out) };
-                        prop_assert_eq!(r, Dequeued { count: want, available: have - want });
-                        for slot in &out[..want] {
-                            // SAFETY: the first `count` entries are initialised.
-                            prop_assert_eq!(Some(unsafe { slot.assume_init() }), model.pop_front());
-                        }
-                    }
-                }
-                prop_assert_eq!(ring.count(), model.len());
-                prop_assert_eq!(ring.free_count(), cap - model.len());
-                prop_assert_eq!(ring.is_empty(), model.is_empty());
-                prop_assert_eq!(ring.is_full(), model.len() == cap);
+        fn behaves_like_vecdeque(exact in any::<bool>(), together in any::<bool>(), size in 1usize..40, ops in prop::collection::vec(op(), 0..200)) {
+            if together {
+                let ring = if exact { Ring::exact_with_layout(size, Together) } else { Ring::with_layout((size + 1).next_power_of_two(), Together) };
+                like_vecdeque(ring.unwrap(), ops)?;
+            } else {
+                let ring = if exact { Ring::new_exact(size) } else { Ring::new((size + 1).next_power_of_two()) };
+                like_vecdeque(ring.unwrap(), ops)?;
             }
         }
+    }
+
+    /// Runs `ops` on `ring` and on a `VecDeque`, comparing every result.
+    fn like_vecdeque<L: LineLayout>(ring: Ring<u64, L>, ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let cap = ring.capacity();
+        let mut model = VecDeque::new();
+        let mut next = 0u64;
+        for op in ops {
+            match op {
+                Op::EnqBulk(n) | Op::EnqBurst(n) => {
+                    let bulk = matches!(op, Op::EnqBulk(_));
+                    let mut v: Vec<u64> = (next..next + n as u64).collect();
+                    next += n as u64;
+                    let free = cap - model.len();
+                    let want = if bulk {
+                        if n <= free { n } else { 0 }
+                    } else {
+                        n.min(free)
+                    };
+                    let r = if bulk {
+                        ring.enqueue_bulk(&mut v)
+                    } else {
+                        ring.enqueue_burst(&mut v)
+                    };
+                    prop_assert_eq!(r.count, want);
+                    prop_assert!(r.free <= free - want, "free is a lower bound");
+                    let sent: Vec<u64> = (next - n as u64..next - n as u64 + want as u64).collect();
+                    model.extend(sent);
+                    prop_assert_eq!(v.len(), n - want);
+                }
+                Op::DeqBulk(n) | Op::DeqBurst(n) => {
+                    let bulk = matches!(op, Op::DeqBulk(_));
+                    let have = model.len();
+                    let want = if bulk {
+                        if n <= have { n } else { 0 }
+                    } else {
+                        n.min(have)
+                    };
+                    let mut out = vec![u64::MAX];
+                    let r = if bulk {
+                        ring.dequeue_bulk(&mut out, n)
+                    } else {
+                        ring.dequeue_burst(&mut out, n)
+                    };
+                    prop_assert_eq!(
+                        r,
+                        Dequeued {
+                            count: want,
+                            available: have - want
+                        }
+                    );
+                    let expect: Vec<u64> = std::iter::once(u64::MAX)
+                        .chain(model.drain(..want))
+                        .collect();
+                    prop_assert_eq!(out, expect);
+                }
+                Op::EnqOne => {
+                    let r = ring.enqueue(next);
+                    if model.len() < cap {
+                        prop_assert_eq!(r, Ok(()));
+                        model.push_back(next);
+                    } else {
+                        prop_assert_eq!(r, Err(next));
+                    }
+                    next += 1;
+                }
+                Op::DeqOne => prop_assert_eq!(ring.dequeue(), model.pop_front()),
+                Op::EnqCopy(bulk, n) => {
+                    let v: Vec<u64> = (next..next + n as u64).collect();
+                    next += n as u64;
+                    let free = cap - model.len();
+                    let want = if bulk {
+                        if n <= free { n } else { 0 }
+                    } else {
+                        n.min(free)
+                    };
+                    let r = if bulk {
+                        ring.enqueue_bulk_copy(&v)
+                    } else {
+                        ring.enqueue_burst_copy(&v)
+                    };
+                    prop_assert_eq!(r.count, want);
+                    prop_assert!(r.free <= free - want);
+                    model.extend(&v[..want]);
+                }
+                Op::DeqUninit(bulk, n) => {
+                    let have = model.len();
+                    let want = if bulk {
+                        if n <= have { n } else { 0 }
+                    } else {
+                        n.min(have)
+                    };
+                    let mut out = vec![MaybeUninit::<u64>::uninit(); n];
+                    let r = if bulk {
+                        ring.dequeue_bulk_uninit(&mut out)
+                    } else {
+                        ring.dequeue_burst_uninit(&mut out)
+                    };
+                    prop_assert_eq!(
+                        r,
+                        Dequeued {
+                            count: want,
+                            available: have - want
+                        }
+                    );
+                    for slot in &out[..want] {
+                        // SAFETY: the first `count` entries are initialised.
+                        prop_assert_eq!(Some(unsafe { slot.assume_init() }), model.pop_front());
+                    }
+                }
+            }
+            prop_assert_eq!(ring.count(), model.len());
+            prop_assert_eq!(ring.free_count(), cap - model.len());
+            prop_assert_eq!(ring.is_empty(), model.is_empty());
+            prop_assert_eq!(ring.is_full(), model.len() == cap);
+        }
+        Ok(())
     }
 }

@@ -9,7 +9,7 @@
 use loom::sync::Arc;
 use loom::thread;
 
-use burst_ring::{Multi, Ring, Single, SyncMode, channel};
+use burst_ring::{Apart, LineLayout, Multi, Ring, Single, SyncMode, Together, channel};
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
@@ -37,10 +37,10 @@ fn check(sent: &[Vec<u32>], received: &[Vec<u32>], rest: &[u32]) {
 }
 
 /// Two producers each try once to put two elements in, two consumers each try once
-/// to take up to two, on a ring holding two.
-fn two_by_two(bulk: bool) {
+/// to take up to two, on a ring holding two with layout `L`.
+fn two_by_two<L: LineLayout + Default>(bulk: bool) {
     model(move || {
-        let ring = Arc::new(Ring::new_exact(2).unwrap());
+        let ring = Arc::new(Ring::exact_with_layout(2, L::default()).unwrap());
         let producers: Vec<_> = [[10, 11], [20, 21]]
             .into_iter()
             .map(|items| {
@@ -82,12 +82,19 @@ fn two_by_two(bulk: bool) {
 
 #[test]
 fn mpmc_bulk() {
-    two_by_two(true);
+    two_by_two::<Apart>(true);
 }
 
 #[test]
 fn mpmc_burst() {
-    two_by_two(false);
+    two_by_two::<Apart>(false);
+}
+
+/// The protocol is the same with the tails beside the heads; this checks that every
+/// access finds the tail where the layout put it.
+#[test]
+fn mpmc_bulk_tails_beside_heads() {
+    two_by_two::<Together>(true);
 }
 
 /// One producer sends 0, 1, 2 one at a time (three attempts, by bulk and by the

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 
-use burst_ring::{Multi, Ring, Single, SyncMode, channel};
+use burst_ring::{LineLayout, Multi, Ring, Single, SyncMode, Together, channel};
 
 const PRODUCERS: usize = 2;
 const CONSUMERS: usize = 2;
@@ -87,7 +87,17 @@ fn consume(check: &Check, total: usize, mut recv: impl FnMut(&mut Vec<u64>) -> u
 
 #[test]
 fn mpmc_four_threads_ten_million() {
-    let ring = Arc::new(Ring::new(1024).unwrap());
+    mpmc(Ring::new(1024).unwrap());
+}
+
+#[test]
+fn mpmc_four_threads_ten_million_tails_beside_heads() {
+    mpmc(Ring::with_layout(1024, Together).unwrap());
+}
+
+/// Two producers and two consumers through `ring`, 10^7 elements.
+fn mpmc<L: LineLayout>(ring: Ring<u64, L>) {
+    let ring = Arc::new(ring);
     let check = Arc::new(Check::new(PRODUCERS));
     let total = PRODUCERS * PER_PRODUCER as usize;
     let mut threads = Vec::new();
