@@ -41,7 +41,7 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
-use headtail::Behavior;
+use headtail::{Behavior, Cursor};
 pub use layout::{Apart, LineLayout, Together};
 pub use mode::{Multi, Single, SyncMode};
 pub use ring::{Dequeued, Enqueued, MAX_SIZE, Ring, RingError};
@@ -49,12 +49,16 @@ pub use ring::{Dequeued, Enqueued, MAX_SIZE, Ring, RingError};
 /// The producer end of a ring created by [`channel`].
 pub struct Producer<T, M: SyncMode = Multi> {
     ring: Arc<Ring<T>>,
+    /// The head and view of a `Single` handle (unused by `Multi` ones).
+    cursor: Cursor,
     _mode: PhantomData<M>,
 }
 
 /// The consumer end of a ring created by [`channel`].
 pub struct Consumer<T, M: SyncMode = Multi> {
     ring: Arc<Ring<T>>,
+    /// The head of a `Single` handle (unused by `Multi` ones).
+    cursor: Cursor,
     _mode: PhantomData<M>,
 }
 
@@ -84,10 +88,12 @@ fn split<T, P: SyncMode, C: SyncMode>(ring: Ring<T>) -> Channel<T, P, C> {
     (
         Producer {
             ring: Arc::clone(&ring),
+            cursor: Cursor::default(),
             _mode: PhantomData,
         },
         Consumer {
             ring,
+            cursor: Cursor::default(),
             _mode: PhantomData,
         },
     )
@@ -97,6 +103,7 @@ impl<T> Clone for Producer<T, Multi> {
     fn clone(&self) -> Self {
         Self {
             ring: Arc::clone(&self.ring),
+            cursor: Cursor::default(),
             _mode: PhantomData,
         }
     }
@@ -106,6 +113,7 @@ impl<T> Clone for Consumer<T, Multi> {
     fn clone(&self) -> Self {
         Self {
             ring: Arc::clone(&self.ring),
+            cursor: Cursor::default(),
             _mode: PhantomData,
         }
     }
@@ -117,14 +125,20 @@ impl<T, M: SyncMode> Producer<T, M> {
     pub fn enqueue_bulk(&mut self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: a `Single` producer handle is unique (not `Clone`) and borrowed
         // mutably here, so no other enqueue runs; `Multi` needs no guarantee.
-        unsafe { self.ring.enqueue_vec::<M>(items, Behavior::Fixed) }
+        unsafe {
+            self.ring
+                .enqueue_vec::<M>(items, Behavior::Fixed, single::<M>(&mut self.cursor))
+        }
     }
 
     /// Moves as many of `items` in as fit, from the front; the rest stay in `items`.
     #[inline]
     pub fn enqueue_burst(&mut self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: as in `enqueue_bulk`.
-        unsafe { self.ring.enqueue_vec::<M>(items, Behavior::Variable) }
+        unsafe {
+            self.ring
+                .enqueue_vec::<M>(items, Behavior::Variable, single::<M>(&mut self.cursor))
+        }
     }
 
     /// Copies all of `items` in or none; see [`Ring::enqueue_bulk_copy`].
@@ -135,8 +149,12 @@ impl<T, M: SyncMode> Producer<T, M> {
     {
         // SAFETY: as in `enqueue_bulk`; `T: Copy`, so the ring may hold copies.
         unsafe {
-            self.ring
-                .enqueue_raw::<M>(items.as_ptr(), items.len(), Behavior::Fixed)
+            self.ring.enqueue_raw::<M>(
+                items.as_ptr(),
+                items.len(),
+                Behavior::Fixed,
+                single::<M>(&mut self.cursor),
+            )
         }
     }
 
@@ -148,8 +166,12 @@ impl<T, M: SyncMode> Producer<T, M> {
     {
         // SAFETY: as in `enqueue_bulk_copy`.
         unsafe {
-            self.ring
-                .enqueue_raw::<M>(items.as_ptr(), items.len(), Behavior::Variable)
+            self.ring.enqueue_raw::<M>(
+                items.as_ptr(),
+                items.len(),
+                Behavior::Variable,
+                single::<M>(&mut self.cursor),
+            )
         }
     }
 
@@ -157,7 +179,10 @@ impl<T, M: SyncMode> Producer<T, M> {
     #[inline]
     pub fn enqueue(&mut self, item: T) -> Result<(), T> {
         // SAFETY: as in `enqueue_bulk`.
-        unsafe { self.ring.enqueue_one::<M>(item) }
+        unsafe {
+            self.ring
+                .enqueue_one::<M>(item, single::<M>(&mut self.cursor))
+        }
     }
 
     /// The ring this handle feeds, for counts (`count`, `free_count`, ...).
@@ -172,14 +197,20 @@ impl<T, M: SyncMode> Consumer<T, M> {
     pub fn dequeue_bulk(&mut self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: a `Single` consumer handle is unique (not `Clone`) and borrowed
         // mutably here, so no other dequeue runs; `Multi` needs no guarantee.
-        unsafe { self.ring.dequeue_vec::<M>(out, n, Behavior::Fixed) }
+        unsafe {
+            self.ring
+                .dequeue_vec::<M>(out, n, Behavior::Fixed, single::<M>(&mut self.cursor))
+        }
     }
 
     /// Appends up to `n` elements to `out`, as many as are there.
     #[inline]
     pub fn dequeue_burst(&mut self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: as in `dequeue_bulk`.
-        unsafe { self.ring.dequeue_vec::<M>(out, n, Behavior::Variable) }
+        unsafe {
+            self.ring
+                .dequeue_vec::<M>(out, n, Behavior::Variable, single::<M>(&mut self.cursor))
+        }
     }
 
     /// Fills all of `out` or nothing; see [`Ring::dequeue_bulk_uninit`].
@@ -187,8 +218,12 @@ impl<T, M: SyncMode> Consumer<T, M> {
     pub fn dequeue_bulk_uninit(&mut self, out: &mut [MaybeUninit<T>]) -> Dequeued {
         // SAFETY: as in `dequeue_bulk`; `out` has room for out.len() elements.
         unsafe {
-            self.ring
-                .dequeue_raw::<M>(out.as_mut_ptr().cast(), out.len(), Behavior::Fixed)
+            self.ring.dequeue_raw::<M>(
+                out.as_mut_ptr().cast(),
+                out.len(),
+                Behavior::Fixed,
+                single::<M>(&mut self.cursor),
+            )
         }
     }
 
@@ -197,8 +232,12 @@ impl<T, M: SyncMode> Consumer<T, M> {
     pub fn dequeue_burst_uninit(&mut self, out: &mut [MaybeUninit<T>]) -> Dequeued {
         // SAFETY: as in `dequeue_bulk_uninit`.
         unsafe {
-            self.ring
-                .dequeue_raw::<M>(out.as_mut_ptr().cast(), out.len(), Behavior::Variable)
+            self.ring.dequeue_raw::<M>(
+                out.as_mut_ptr().cast(),
+                out.len(),
+                Behavior::Variable,
+                single::<M>(&mut self.cursor),
+            )
         }
     }
 
@@ -206,7 +245,7 @@ impl<T, M: SyncMode> Consumer<T, M> {
     #[inline]
     pub fn dequeue(&mut self) -> Option<T> {
         // SAFETY: as in `dequeue_bulk`.
-        unsafe { self.ring.dequeue_one::<M>() }
+        unsafe { self.ring.dequeue_one::<M>(single::<M>(&mut self.cursor)) }
     }
 
     /// The ring this handle drains, for counts (`count`, `free_count`, ...).
@@ -238,5 +277,64 @@ impl<T> Status<'_, T> {
     /// See [`Ring::is_full`].
     pub fn is_full(&self) -> bool {
         self.0.is_full()
+    }
+}
+
+/// A single side's head lives in its handle; the ring gets it back for what runs after
+/// (the drain of what is left when the ring drops).
+impl<T, M: SyncMode> Drop for Producer<T, M> {
+    fn drop(&mut self) {
+        if M::SINGLE {
+            self.ring.set_prod_head(self.cursor.head);
+        }
+    }
+}
+
+impl<T, M: SyncMode> Drop for Consumer<T, M> {
+    fn drop(&mut self) {
+        if M::SINGLE {
+            self.ring.set_cons_head(self.cursor.head);
+        }
+    }
+}
+
+/// The handle's cursor for a `Single` side, which keeps its head there; `None` for a
+/// `Multi` one, whose head is shared in the ring.
+#[inline(always)]
+fn single<M: SyncMode>(c: &mut Cursor) -> Option<&mut Cursor> {
+    if M::SINGLE { Some(c) } else { None }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    struct Counted<'a>(&'a AtomicUsize);
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn single_handles_hand_their_heads_back_when_they_drop() {
+        // The ring drains what is left from its consumer head, which a single
+        // consumer keeps in its handle until it drops: elements taken before must not
+        // be dropped again, the rest exactly once.
+        let drops = AtomicUsize::new(0);
+        let (mut tx, mut rx) = spsc(16).unwrap();
+        for _ in 0..3 {
+            let mut v: Vec<_> = (0..5).map(|_| Counted(&drops)).collect();
+            assert_eq!(tx.enqueue_bulk(&mut v).count, 5);
+            let mut out = Vec::new();
+            assert_eq!(rx.dequeue_bulk(&mut out, 4).count, 4);
+        }
+        assert_eq!(drops.load(Ordering::Relaxed), 12);
+        assert_eq!(rx.status().count(), 3);
+        drop((tx, rx));
+        assert_eq!(drops.load(Ordering::Relaxed), 15);
     }
 }

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::headtail::{Behavior, HeadTail, Reservation};
+use crate::headtail::{Behavior, Cursor, HeadTail, Reservation};
 use crate::layout::{Apart, LineLayout};
 use crate::mode::{Multi, Single, SyncMode};
 use crate::slots::Slots;
@@ -130,6 +130,16 @@ impl<T, L: LineLayout> Ring<T, L> {
         self.prod.prefetch_head();
     }
 
+    /// Sets the producers' head, from a single producer's handle as it drops.
+    pub(crate) fn set_prod_head(&self, head: u32) {
+        self.prod.set_head(head);
+    }
+
+    /// Sets the consumers' head, from a single consumer's handle as it drops.
+    pub(crate) fn set_cons_head(&self, head: u32) {
+        self.cons.set_head(head);
+    }
+
     /// How many elements the ring can hold.
     pub fn capacity(&self) -> usize {
         self.capacity as usize
@@ -161,28 +171,28 @@ impl<T, L: LineLayout> Ring<T, L> {
     #[inline]
     pub fn enqueue_bulk(&self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: the multi-producer protocol allows concurrent callers.
-        unsafe { self.enqueue_vec::<Multi>(items, Behavior::Fixed) }
+        unsafe { self.enqueue_vec::<Multi>(items, Behavior::Fixed, None) }
     }
 
     /// Moves as many of `items` in as fit (MP), taken from the front; the rest stay.
     #[inline]
     pub fn enqueue_burst(&self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: the multi-producer protocol allows concurrent callers.
-        unsafe { self.enqueue_vec::<Multi>(items, Behavior::Variable) }
+        unsafe { self.enqueue_vec::<Multi>(items, Behavior::Variable, None) }
     }
 
     /// Appends exactly `n` elements to `out`, or none if fewer are there (MC).
     #[inline]
     pub fn dequeue_bulk(&self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: the multi-consumer protocol allows concurrent callers.
-        unsafe { self.dequeue_vec::<Multi>(out, n, Behavior::Fixed) }
+        unsafe { self.dequeue_vec::<Multi>(out, n, Behavior::Fixed, None) }
     }
 
     /// Appends up to `n` elements to `out`, as many as are there (MC).
     #[inline]
     pub fn dequeue_burst(&self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: the multi-consumer protocol allows concurrent callers.
-        unsafe { self.dequeue_vec::<Multi>(out, n, Behavior::Variable) }
+        unsafe { self.dequeue_vec::<Multi>(out, n, Behavior::Variable, None) }
     }
 
     /// Moves `item` in (MP), or hands it back when the ring is full (DPDK's
@@ -190,7 +200,7 @@ impl<T, L: LineLayout> Ring<T, L> {
     #[inline]
     pub fn enqueue(&self, item: T) -> Result<(), T> {
         // SAFETY: the multi-producer protocol allows concurrent callers.
-        unsafe { self.enqueue_one::<Multi>(item) }
+        unsafe { self.enqueue_one::<Multi>(item, None) }
     }
 
     /// Takes the oldest element out (MC), `None` when the ring is empty (DPDK's
@@ -198,7 +208,7 @@ impl<T, L: LineLayout> Ring<T, L> {
     #[inline]
     pub fn dequeue(&self) -> Option<T> {
         // SAFETY: the multi-consumer protocol allows concurrent callers.
-        unsafe { self.dequeue_one::<Multi>() }
+        unsafe { self.dequeue_one::<Multi>(None) }
     }
 
     /// One-element enqueue with a single- or multi-producer head.
@@ -206,7 +216,11 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// # Safety
     /// With `M` = `Single`, no other enqueue on this ring may run concurrently.
     #[inline(always)]
-    pub(crate) unsafe fn enqueue_one<M: SyncMode>(&self, item: T) -> Result<(), T> {
+    pub(crate) unsafe fn enqueue_one<M: SyncMode>(
+        &self,
+        item: T,
+        cursor: Option<&mut Cursor>,
+    ) -> Result<(), T> {
         let capacity = self.capacity;
         let r = self.prod.reserve::<M, L>(
             &self.cons,
@@ -215,6 +229,7 @@ impl<T, L: LineLayout> Ring<T, L> {
             capacity,
             |cons_tail, prod_head| capacity.wrapping_add(cons_tail).wrapping_sub(prod_head),
             true,
+            cursor,
         );
         if r.n == 0 {
             return Err(item);
@@ -232,7 +247,7 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// # Safety
     /// With `M` = `Single`, no other dequeue on this ring may run concurrently.
     #[inline(always)]
-    pub(crate) unsafe fn dequeue_one<M: SyncMode>(&self) -> Option<T> {
+    pub(crate) unsafe fn dequeue_one<M: SyncMode>(&self, cursor: Option<&mut Cursor>) -> Option<T> {
         let r = self.cons.reserve::<M, L>(
             &self.prod,
             1,
@@ -240,6 +255,7 @@ impl<T, L: LineLayout> Ring<T, L> {
             self.capacity,
             |prod_tail, cons_head| prod_tail.wrapping_sub(cons_head),
             L::TOGETHER,
+            cursor,
         );
         if r.n == 0 {
             return None;
@@ -265,7 +281,7 @@ impl<T, L: LineLayout> Ring<T, L> {
     {
         // SAFETY: the multi-producer protocol allows concurrent callers; `T: Copy`, so
         // the ring may hold copies of `items`.
-        unsafe { self.enqueue_raw::<Multi>(items.as_ptr(), items.len(), Behavior::Fixed) }
+        unsafe { self.enqueue_raw::<Multi>(items.as_ptr(), items.len(), Behavior::Fixed, None) }
     }
 
     /// Copies as many of `items` in as fit (MP), from the front: the slice form of
@@ -276,7 +292,7 @@ impl<T, L: LineLayout> Ring<T, L> {
         T: Copy,
     {
         // SAFETY: as in `enqueue_bulk_copy`.
-        unsafe { self.enqueue_raw::<Multi>(items.as_ptr(), items.len(), Behavior::Variable) }
+        unsafe { self.enqueue_raw::<Multi>(items.as_ptr(), items.len(), Behavior::Variable, None) }
     }
 
     /// Moves exactly `out.len()` elements into `out`, or none (MC): the slice form of
@@ -286,7 +302,9 @@ impl<T, L: LineLayout> Ring<T, L> {
     pub fn dequeue_bulk_uninit(&self, out: &mut [MaybeUninit<T>]) -> Dequeued {
         // SAFETY: the multi-consumer protocol allows concurrent callers; `out` has room
         // for out.len() elements.
-        unsafe { self.dequeue_raw::<Multi>(out.as_mut_ptr().cast(), out.len(), Behavior::Fixed) }
+        unsafe {
+            self.dequeue_raw::<Multi>(out.as_mut_ptr().cast(), out.len(), Behavior::Fixed, None)
+        }
     }
 
     /// Moves up to `out.len()` elements into `out`, as many as are there (MC); the
@@ -294,7 +312,9 @@ impl<T, L: LineLayout> Ring<T, L> {
     #[inline]
     pub fn dequeue_burst_uninit(&self, out: &mut [MaybeUninit<T>]) -> Dequeued {
         // SAFETY: as in `dequeue_bulk_uninit`.
-        unsafe { self.dequeue_raw::<Multi>(out.as_mut_ptr().cast(), out.len(), Behavior::Variable) }
+        unsafe {
+            self.dequeue_raw::<Multi>(out.as_mut_ptr().cast(), out.len(), Behavior::Variable, None)
+        }
     }
 
     /// Enqueue from a `Vec`, which gives up the elements moved in.
@@ -306,10 +326,11 @@ impl<T, L: LineLayout> Ring<T, L> {
         &self,
         items: &mut Vec<T>,
         behavior: Behavior,
+        cursor: Option<&mut Cursor>,
     ) -> Enqueued {
         // SAFETY: the caller's promise for `M`; the elements copied in are forgotten by
         // `consume_front`, so each has one owner.
-        let done = unsafe { self.enqueue_raw::<M>(items.as_ptr(), items.len(), behavior) };
+        let done = unsafe { self.enqueue_raw::<M>(items.as_ptr(), items.len(), behavior, cursor) };
         consume_front(items, done.count);
         done
     }
@@ -327,6 +348,7 @@ impl<T, L: LineLayout> Ring<T, L> {
         src: *const T,
         len: usize,
         behavior: Behavior,
+        cursor: Option<&mut Cursor>,
     ) -> Enqueued {
         let len = len.min(u32::MAX as usize) as u32;
         let capacity = self.capacity;
@@ -337,6 +359,7 @@ impl<T, L: LineLayout> Ring<T, L> {
             capacity,
             |cons_tail, prod_head| capacity.wrapping_add(cons_tail).wrapping_sub(prod_head),
             true,
+            cursor,
         );
         if r.n > 0 {
             // SAFETY: slots [r.old, r.old + r.n) are reserved for us and empty (their
@@ -361,6 +384,7 @@ impl<T, L: LineLayout> Ring<T, L> {
         out: &mut Vec<T>,
         n: usize,
         behavior: Behavior,
+        cursor: Option<&mut Cursor>,
     ) -> Dequeued {
         // No dequeue takes more than the ring holds, so room for that is enough.
         out.reserve(n.min(self.capacity as usize));
@@ -368,7 +392,7 @@ impl<T, L: LineLayout> Ring<T, L> {
         // SAFETY: the caller's promise for `M`; `reserve` made room after `len` for as
         // many as can come out, and the `count` elements written there are initialised.
         unsafe {
-            let done = self.dequeue_raw::<M>(out.as_mut_ptr().add(len), n, behavior);
+            let done = self.dequeue_raw::<M>(out.as_mut_ptr().add(len), n, behavior, cursor);
             out.set_len(len + done.count);
             done
         }
@@ -387,6 +411,7 @@ impl<T, L: LineLayout> Ring<T, L> {
         dst: *mut T,
         n: usize,
         behavior: Behavior,
+        cursor: Option<&mut Cursor>,
     ) -> Dequeued {
         let n = n.min(u32::MAX as usize) as u32;
         let r = self.cons.reserve::<M, L>(
@@ -396,6 +421,7 @@ impl<T, L: LineLayout> Ring<T, L> {
             self.capacity,
             |prod_tail, cons_head| prod_tail.wrapping_sub(cons_head),
             L::TOGETHER,
+            cursor,
         );
         if r.n > 0 {
             // SAFETY: `dst` has room for min(n, capacity) >= r.n elements; slots
@@ -571,7 +597,8 @@ impl<T, L: LineLayout> Drop for Ring<T, L> {
         let mut out = Vec::new();
         // SAFETY: `&mut self`: no other operation can run, so the single-consumer
         // path is sound; it moves every remaining element out to be dropped.
-        let _ = unsafe { self.dequeue_vec::<Single>(&mut out, usize::MAX, Behavior::Variable) };
+        let _ =
+            unsafe { self.dequeue_vec::<Single>(&mut out, usize::MAX, Behavior::Variable, None) };
     }
 }
 
