@@ -124,7 +124,8 @@ impl<T, M: SyncMode> Producer<T, M> {
     #[inline]
     pub fn enqueue_bulk(&mut self, items: &mut Vec<T>) -> Enqueued {
         // SAFETY: a `Single` producer handle is unique (not `Clone`) and borrowed
-        // mutably here, so no other enqueue runs; `Multi` needs no guarantee.
+        // mutably here, so no other enqueue runs, and its cursor has held the side's
+        // head since `split` made the ring; `Multi` needs no guarantee.
         unsafe {
             self.ring
                 .enqueue_vec::<M>(items, Behavior::Fixed, single::<M>(&mut self.cursor))
@@ -196,7 +197,8 @@ impl<T, M: SyncMode> Consumer<T, M> {
     #[inline]
     pub fn dequeue_bulk(&mut self, out: &mut Vec<T>, n: usize) -> Dequeued {
         // SAFETY: a `Single` consumer handle is unique (not `Clone`) and borrowed
-        // mutably here, so no other dequeue runs; `Multi` needs no guarantee.
+        // mutably here, so no other dequeue runs, and its cursor has held the side's
+        // head since `split` made the ring; `Multi` needs no guarantee.
         unsafe {
             self.ring
                 .dequeue_vec::<M>(out, n, Behavior::Fixed, single::<M>(&mut self.cursor))

@@ -214,7 +214,9 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// One-element enqueue with a single- or multi-producer head.
     ///
     /// # Safety
-    /// With `M` = `Single`, no other enqueue on this ring may run concurrently.
+    /// With `M` = `Single`, no other enqueue on this ring may run concurrently. A
+    /// `cursor` (`Single` only) must hold this side's head: every enqueue since the
+    /// ring was made went through it.
     #[inline(always)]
     pub(crate) unsafe fn enqueue_one<M: SyncMode>(
         &self,
@@ -245,7 +247,9 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// One-element dequeue with a single- or multi-consumer head.
     ///
     /// # Safety
-    /// With `M` = `Single`, no other dequeue on this ring may run concurrently.
+    /// With `M` = `Single`, no other dequeue on this ring may run concurrently. A
+    /// `cursor` (`Single` only) must hold this side's head: every dequeue since the
+    /// ring was made went through it.
     #[inline(always)]
     pub(crate) unsafe fn dequeue_one<M: SyncMode>(&self, cursor: Option<&mut Cursor>) -> Option<T> {
         let r = self.cons.reserve::<M, L>(
@@ -320,7 +324,9 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// Enqueue from a `Vec`, which gives up the elements moved in.
     ///
     /// # Safety
-    /// With `M` = `Single`, no other enqueue on this ring may run concurrently.
+    /// With `M` = `Single`, no other enqueue on this ring may run concurrently. A
+    /// `cursor` (`Single` only) must hold this side's head: every enqueue since the
+    /// ring was made went through it.
     #[inline(always)]
     pub(crate) unsafe fn enqueue_vec<M: SyncMode>(
         &self,
@@ -339,7 +345,8 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// first `count` of them are now the ring's.
     ///
     /// # Safety
-    /// With `M` = `Single`, no other enqueue on this ring may run concurrently. `src`
+    /// With `M` = `Single`, no other enqueue on this ring may run concurrently; a
+    /// `cursor` as for [`enqueue_one`](Self::enqueue_one). `src`
     /// must hold `len` initialised elements; the caller must treat the first `count`
     /// as moved out (unless `T: Copy`).
     #[inline(always)]
@@ -377,7 +384,9 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// Dequeue appended to a `Vec`.
     ///
     /// # Safety
-    /// With `M` = `Single`, no other dequeue on this ring may run concurrently.
+    /// With `M` = `Single`, no other dequeue on this ring may run concurrently. A
+    /// `cursor` (`Single` only) must hold this side's head: every dequeue since the
+    /// ring was made went through it.
     #[inline(always)]
     pub(crate) unsafe fn dequeue_vec<M: SyncMode>(
         &self,
@@ -402,7 +411,8 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// the first `count` at `dst` are initialised on return, owned by the caller.
     ///
     /// # Safety
-    /// With `M` = `Single`, no other dequeue on this ring may run concurrently. `dst`
+    /// With `M` = `Single`, no other dequeue on this ring may run concurrently; a
+    /// `cursor` as for [`dequeue_one`](Self::dequeue_one). `dst`
     /// must have room for `n` elements, or for the ring's capacity if that is less
     /// (no more can come out).
     #[inline(always)]
