@@ -306,37 +306,3 @@ impl<T, M: SyncMode> Drop for Consumer<T, M> {
 fn single<M: SyncMode>(c: &mut Cursor) -> Option<&mut Cursor> {
     if M::SINGLE { Some(c) } else { None }
 }
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::*;
-
-    struct Counted<'a>(&'a AtomicUsize);
-
-    impl Drop for Counted<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    #[test]
-    fn single_handles_hand_their_heads_back_when_they_drop() {
-        // The ring drains what is left from its consumer head, which a single
-        // consumer keeps in its handle until it drops: elements taken before must not
-        // be dropped again, the rest exactly once.
-        let drops = AtomicUsize::new(0);
-        let (mut tx, mut rx) = spsc(16).unwrap();
-        for _ in 0..3 {
-            let mut v: Vec<_> = (0..5).map(|_| Counted(&drops)).collect();
-            assert_eq!(tx.enqueue_bulk(&mut v).count, 5);
-            let mut out = Vec::new();
-            assert_eq!(rx.dequeue_bulk(&mut out, 4).count, 4);
-        }
-        assert_eq!(drops.load(Ordering::Relaxed), 12);
-        assert_eq!(rx.status().count(), 3);
-        drop((tx, rx));
-        assert_eq!(drops.load(Ordering::Relaxed), 15);
-    }
-}

@@ -752,6 +752,25 @@ mod tests {
         assert_eq!(drops.load(Ordering::Relaxed), 10);
     }
 
+    #[test]
+    fn single_handles_hand_their_heads_back_when_they_drop() {
+        // The ring drains what is left from its consumer head, which a single
+        // consumer keeps in its handle until it drops: elements taken before must not
+        // be dropped again, the rest exactly once.
+        let drops = AtomicUsize::new(0);
+        let (mut tx, mut rx) = crate::spsc(16).unwrap();
+        for _ in 0..3 {
+            let mut v: Vec<_> = (0..5).map(|_| Counted(&drops)).collect();
+            assert_eq!(tx.enqueue_bulk(&mut v).count, 5);
+            let mut out = Vec::new();
+            assert_eq!(rx.dequeue_bulk(&mut out, 4).count, 4);
+        }
+        assert_eq!(drops.load(Ordering::Relaxed), 12);
+        assert_eq!(rx.status().count(), 3);
+        drop((tx, rx));
+        assert_eq!(drops.load(Ordering::Relaxed), 15);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         EnqBulk(usize),
@@ -806,6 +825,15 @@ mod tests {
         Ok(())
     }
 
+    /// How many of `n` a bulk (all or none) or burst call moves when `room` fit.
+    fn expect_count(bulk: bool, n: usize, room: usize) -> usize {
+        match bulk {
+            true if n <= room => n,
+            true => 0,
+            false => n.min(room),
+        }
+    }
+
     /// Runs `ops` on `ring` and on a `VecDeque`, comparing every result.
     fn like_vecdeque<L: LineLayout>(ring: Ring<u64, L>, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let cap = ring.capacity();
@@ -818,11 +846,7 @@ mod tests {
                     let mut v: Vec<u64> = (next..next + n as u64).collect();
                     next += n as u64;
                     let free = cap - model.len();
-                    let want = if bulk {
-                        if n <= free { n } else { 0 }
-                    } else {
-                        n.min(free)
-                    };
+                    let want = expect_count(bulk, n, free);
                     let r = if bulk {
                         ring.enqueue_bulk(&mut v)
                     } else {
@@ -837,11 +861,7 @@ mod tests {
                 Op::DeqBulk(n) | Op::DeqBurst(n) => {
                     let bulk = matches!(op, Op::DeqBulk(_));
                     let have = model.len();
-                    let want = if bulk {
-                        if n <= have { n } else { 0 }
-                    } else {
-                        n.min(have)
-                    };
+                    let want = expect_count(bulk, n, have);
                     let mut out = vec![u64::MAX];
                     let r = if bulk {
                         ring.dequeue_bulk(&mut out, n)
@@ -869,11 +889,7 @@ mod tests {
                     let v: Vec<u64> = (next..next + n as u64).collect();
                     next += n as u64;
                     let free = cap - model.len();
-                    let want = if bulk {
-                        if n <= free { n } else { 0 }
-                    } else {
-                        n.min(free)
-                    };
+                    let want = expect_count(bulk, n, free);
                     let r = if bulk {
                         ring.enqueue_bulk_copy(&v)
                     } else {
@@ -885,11 +901,7 @@ mod tests {
                 }
                 Op::DeqUninit(bulk, n) => {
                     let have = model.len();
-                    let want = if bulk {
-                        if n <= have { n } else { 0 }
-                    } else {
-                        n.min(have)
-                    };
+                    let want = expect_count(bulk, n, have);
                     let mut out = vec![MaybeUninit::<u64>::uninit(); n];
                     let r = if bulk {
                         ring.dequeue_bulk_uninit(&mut out)
