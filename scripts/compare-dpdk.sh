@@ -25,14 +25,18 @@
 #            ("ring_*_interleaved/...") do not. There DPDK's ring code is
 #            inlined into a tight loop built -O3: faster than dpdk-test's
 #            build of the same cases (1.8 vs 7.9 ns for a single element);
-#            the cache-less 2-core mempool case runs there too, against the
-#            ring calls DPDK's default mempool ops make
+#            the 2-core mempool cases run there too (below)
 #   mempool  dpdk-test mempool_perf_autotest (cache 0 / cached, bulk 1 / 32,
 #            1 / 2 cores), made fast by scripts/dpdk/tsc_shim.c (the 24
 #            compared cases run 5/D s each, the ~700 others ~1 ms), plus
 #            scripts/dpdk/mbuf_bench.c (mbuf alloc+free bulk 32) vs
 #            cargo bench -p burst-benches --bench mempool
-#            (about 1 min of DPDK runs for "all", plus the cargo benches)
+#            (about 1 min of DPDK runs for "all", plus the cargo benches);
+#            then the 2-core cases again in one process, interleaved as the
+#            ring's ("mempool_2core_interleaved/..."): cache-less against the
+#            ring calls DPDK's default mempool ops make, cache 256 against
+#            rte_mempool_generic_get/put on DPDK's ring_mp_mc ops, a cache
+#            per core
 #   l2fwd    DPDK's examples/l2fwd (built from /usr/share/dpdk/examples/l2fwd
 #            with cc -O3 and pkg-config libdpdk into <target>/compare-dpdk/bin)
 #            vs apps/l2fwd (cargo build --release -p l2fwd), each alone on the
@@ -624,12 +628,19 @@ if [ -z "$tsc_hz" ]; then
 	tsc_src="measured: TSC over a 200 ms sleep"
 fi
 
-# ---- ring, interleaved: both rings on the same pinned threads, alternating ----
+# ---- ring and mempool, interleaved: both on the same pinned threads, alternating ----
 interleaved_rows=""
-case $suites in *ring*)
+interleaved_case=""
+case $suites in
+*ring*) ;;
+*mempool*) interleaved_case=mempool_2core ;;
+*) interleaved_case=none ;;
+esac
+if [ "$interleaved_case" != none ]; then
 	if [ "$run_dpdk" = 1 ] && [ "$run_burst" = 1 ]; then
 		# shellcheck disable=SC2046 # pkg-config prints a word list
-		build "$bin/ring_loops.so" "$dpdk_src/ring_loops.c" -shared -fPIC $(pkg-config --cflags --libs libdpdk)
+		build "$bin/ring_loops.so" "$dpdk_src/ring_loops.c" -shared -fPIC $(pkg-config --cflags --libs libdpdk) \
+			-Wl,--no-as-needed -lrte_mempool_ring
 		log=$out/burst-ring_vs_dpdk-build.log
 		say "burst: cargo build --release -p burst-benches --example ring_vs_dpdk (log: $log)"
 		cargo build --release -p burst-benches --example ring_vs_dpdk >"$log" 2>&1 || {
@@ -637,17 +648,17 @@ case $suites in *ring*)
 			die "cargo build --example ring_vs_dpdk failed (log: $log)"
 		}
 		m=$(mark)
-		say "ring_vs_dpdk: ${RING_ROUNDS:-301} interleaved rounds of every case (~20 s)"
+		say "ring_vs_dpdk: ${RING_ROUNDS:-301} interleaved rounds of ${interleaved_case:-every} case${interleaved_case:+s} (~20 s)"
 		run_logged "$out/ring_vs_dpdk.log" 900 -- "$target/release/examples/ring_vs_dpdk" \
-			--dpdk "$bin/ring_loops.so" --rounds "${RING_ROUNDS:-301}" --tsc-hz "$tsc_hz" ||
+			--dpdk "$bin/ring_loops.so" --rounds "${RING_ROUNDS:-301}" --tsc-hz "$tsc_hz" \
+			${interleaved_case:+--case "$interleaved_case"} ||
 			die "ring_vs_dpdk failed; log: $out/ring_vs_dpdk.log"
 		check_load "during the interleaved ring runs" "$m"
 		# ring_Ncore/x burst=Ccyc (Nns) dpdk=Ccyc (Nns) speedup=S -> the report's form
 		interleaved_rows=$(sed -n 's|^\([a-z]*_[12]core\)/\([^ ]*\) burst=[^ ]* (\([0-9.]*\)ns) dpdk=[^ ]* (\([0-9.]*\)ns) speedup=\(.*\)|\1_interleaved/\2 burst=\3ns dpdk=\4ns speedup=\5|p' "$out/ring_vs_dpdk.log")
 		[ -n "$interleaved_rows" ] || die "no rows in $out/ring_vs_dpdk.log"
 	fi
-	;;
-esac
+fi
 
 # ---- report ----------------------------------------------------------------
 if [ ${#load_notes[@]} -gt 0 ]; then
@@ -673,8 +684,9 @@ fi
 		python3 "$dpdk_src/report_l3.py" "${l3[@]}"
 	fi
 	if [ -n "$interleaved_rows" ]; then
-		echo "# ring, both rings on the same pinned threads, alternating (benches/examples/ring_vs_dpdk.rs,"
-		echo "# DPDK's rte_ring inlined into the autotest's loops, scripts/dpdk/ring_loops.c); ns per element"
+		echo "# ring and mempool, burst's and DPDK's on the same pinned threads, alternating"
+		echo "# (benches/examples/ring_vs_dpdk.rs; DPDK's rte_ring and rte_mempool calls inlined into the"
+		echo "# autotests' loops, scripts/dpdk/ring_loops.c); ns per element"
 		echo "# (ring 2-core: both sides added; mempool: per object per core); speedup = median of the"
 		echo "# per-round dpdk/burst"
 		printf '%s\n' "$interleaved_rows"

@@ -10,12 +10,15 @@
 //! burst and bulk, SP/SC and MP/MC. Two cores: one side enqueues and the other
 //! dequeues bulks of 8 or 32, pausing once after a failed call; the figure is both
 //! sides' cycles added. Each timed with the TSC, per element, as the autotest prints
-//! it. And `mempool_perf_autotest`'s cache-less case on two cores, each getting then
-//! putting 1 or 32 objects of one pool of 8191: burst's `Mempool` against the ring
-//! calls DPDK's default mempool ops make (per object per core, as that test prints).
-//! `scripts/compare-dpdk.sh ring` runs this.
+//! it. And `mempool_perf_autotest`'s cases on two cores, each getting then putting 1
+//! or 32 objects of one pool of 8191, cache-less (burst's `Mempool` against the ring
+//! calls DPDK's default mempool ops make) or each core through a cache of 256 of its
+//! own (burst's `Cache` against DPDK's `rte_mempool_generic_get/put`), per object per
+//! core, as that test prints.
+//! `scripts/compare-dpdk.sh ring` runs this (`mempool`: its pool cases).
 //!
 //! `cargo run --release -p burst-benches --example ring_vs_dpdk -- --dpdk ring_loops.so`
+//! (build ring_loops.so as its source says)
 
 use std::hint::black_box;
 use std::mem::MaybeUninit;
@@ -77,6 +80,9 @@ type TwoCoreFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
 type OneCoreFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
 type FillFn = unsafe extern "C" fn(*mut u8, u32) -> u32;
 type PoolSideFn = unsafe extern "C" fn(*mut u8, u32, u32) -> u64;
+type MempoolFn = unsafe extern "C" fn(*mut u8) -> *mut libc::c_void;
+type CachedSideFn = unsafe extern "C" fn(*mut libc::c_void, u32, u32, u32) -> u64;
+type CountFn = unsafe extern "C" fn(*mut u8) -> u32;
 
 /// `ring_loops.so`'s functions.
 struct Dpdk {
@@ -86,6 +92,9 @@ struct Dpdk {
     one_core: OneCoreFn,
     fill: FillFn,
     pool_side: PoolSideFn,
+    mempool: MempoolFn,
+    cached_side: CachedSideFn,
+    count: CountFn,
 }
 
 impl Dpdk {
@@ -129,6 +138,13 @@ impl Dpdk {
                 pool_side: std::mem::transmute::<*mut libc::c_void, PoolSideFn>(sym(
                     "ring_loops_pool_side",
                 )?),
+                mempool: std::mem::transmute::<*mut libc::c_void, MempoolFn>(sym(
+                    "ring_loops_mempool",
+                )?),
+                cached_side: std::mem::transmute::<*mut libc::c_void, CachedSideFn>(sym(
+                    "ring_loops_cached_side",
+                )?),
+                count: std::mem::transmute::<*mut libc::c_void, CountFn>(sym("ring_loops_count")?),
             })
         }
     }
@@ -159,6 +175,39 @@ impl DpdkRing {
         let rc = unsafe { (dpdk.init)(mem, slots) };
         assert_eq!(rc, 0, "rte_ring_init failed");
         Self { mem, layout }
+    }
+}
+
+/// A DPDK mempool on a `DpdkRing` (which must outlive it), made by
+/// `ring_loops_mempool`; the two sides of a case share it.
+struct DpdkPool {
+    mp: *mut libc::c_void,
+}
+
+// SAFETY: DPDK's MP/MC mempool, built to be used from several threads; each side
+// gets and puts through a cache of its own.
+unsafe impl Send for DpdkPool {}
+// SAFETY: as above.
+unsafe impl Sync for DpdkPool {}
+
+impl DpdkPool {
+    fn new(dpdk: &Dpdk, ring: &DpdkRing) -> Self {
+        // SAFETY: an initialised MP/MC DPDK ring, filled as a mempool's.
+        let mp = unsafe { (dpdk.mempool)(ring.mem) };
+        assert!(
+            !mp.is_null(),
+            "DPDK's ring_mp_mc mempool ops are not registered: build ring_loops.so \
+             with -lrte_mempool_ring"
+        );
+        Self { mp }
+    }
+}
+
+impl Drop for DpdkPool {
+    fn drop(&mut self) {
+        // SAFETY: ring_loops_mempool allocates with aligned_alloc; no side uses it any
+        // more.
+        unsafe { libc::free(self.mp) };
     }
 }
 
@@ -241,7 +290,8 @@ enum Kind {
     One,
     Burst,
     Bulk,
-    /// A get then a put of n objects on a cache-less pool.
+    /// A get then a put of n objects on a pool, through a cache of `Case::cache`
+    /// objects per core (none if 0).
     Pool,
 }
 
@@ -252,6 +302,8 @@ struct Case {
     single: bool,
     kind: Kind,
     n: usize,
+    /// Per-core cache size of a pool case.
+    cache: usize,
 }
 
 impl Case {
@@ -275,6 +327,7 @@ fn cases() -> Vec<Case> {
             single,
             kind: Kind::One,
             n: 1,
+            cache: 0,
         });
     }
     for (name, single, kind, n) in [
@@ -293,6 +346,7 @@ fn cases() -> Vec<Case> {
             single,
             kind,
             n,
+            cache: 0,
         });
     }
     for (name, single, n) in [
@@ -307,29 +361,53 @@ fn cases() -> Vec<Case> {
             single,
             kind: Kind::Bulk,
             n,
+            cache: 0,
         });
     }
-    for (name, n) in [("cache0_bulk1", 1), ("cache0_bulk32", 32)] {
+    for (name, n, cache) in [
+        ("cache0_bulk1", 1, 0),
+        ("cache0_bulk32", 32, 0),
+        ("cache256_bulk1", 1, 256),
+        ("cache256_bulk32", 32, 256),
+    ] {
         v.push(Case {
             name,
             two_cores: true,
             single: false,
             kind: Kind::Pool,
             n,
+            cache,
         });
     }
     v
 }
 
-/// One core of the cache-less pool case: `iters` rounds of a get then a put of `n`.
-fn pool_side(pool: &Mempool, n: usize, iters: u32) -> u64 {
+/// One core of a pool case: `iters` rounds of a get then a put of `n`, straight on
+/// the pool if `cache_size` is 0, else through a cache of this core's own, warmed
+/// with one round first (as DPDK's side).
+fn pool_side(pool: &Mempool, cache_size: usize, n: usize, iters: u32) -> u64 {
     let mut objs: Vec<Object> = Vec::with_capacity(32);
+    if cache_size == 0 {
+        let start = tsc();
+        for _ in 0..iters {
+            while pool.get_bulk(&mut objs, n).is_err() {
+                std::hint::spin_loop();
+            }
+            pool.put_bulk(&mut objs);
+        }
+        return tsc() - start;
+    }
+    let mut cache = pool.cache(cache_size).expect("cache size");
+    while cache.get_bulk(&mut objs, n).is_err() {
+        std::hint::spin_loop();
+    }
+    cache.put_bulk(&mut objs);
     let start = tsc();
     for _ in 0..iters {
-        while pool.get_bulk(&mut objs, n).is_err() {
+        while cache.get_bulk(&mut objs, n).is_err() {
             std::hint::spin_loop();
         }
-        pool.put_bulk(&mut objs);
+        cache.put_bulk(&mut objs);
     }
     tsc() - start
 }
@@ -350,10 +428,10 @@ fn one_core(iters: u32, mut enq: impl FnMut(), mut deq: impl FnMut()) -> u64 {
 fn burst_case(pair: &mut Pair, memory: &Memory, case: &Case, iters: u32) -> u64 {
     if case.kind == Kind::Pool {
         let pool = Mempool::new(memory, "ring_vs_dpdk", POOL_SIZE, ELT_SIZE).expect("pool");
-        let (p, n) = (pool.clone(), black_box(case.n));
+        let (p, n, c) = (pool.clone(), black_box(case.n), black_box(case.cache));
         let t = pair.run(
-            || pool_side(&pool, n, iters),
-            Box::new(move || pool_side(&p, n, iters)),
+            || pool_side(&pool, c, n, iters),
+            Box::new(move || pool_side(&p, c, n, iters)),
         );
         assert!(pool.is_full(), "the pool case leaks");
         return t;
@@ -430,13 +508,31 @@ fn dpdk_case(pair: &mut Pair, dpdk: &Dpdk, case: &Case, iters: u32) -> u64 {
         let filled = unsafe { (dpdk.fill)(ring.mem, POOL_SIZE as u32) };
         assert_eq!(filled as usize, POOL_SIZE);
         let r = Arc::clone(&ring);
-        let side_fn = dpdk.pool_side;
-        return pair.run(
-            // SAFETY: an initialised MP/MC DPDK ring; both threads get and put.
-            || unsafe { side_fn(ring.mem, n, iters) },
-            // SAFETY: as above.
-            Box::new(move || unsafe { side_fn(r.mem, n, iters) }),
-        );
+        let t = if case.cache == 0 {
+            let side_fn = dpdk.pool_side;
+            pair.run(
+                // SAFETY: an initialised MP/MC DPDK ring; both threads get and put.
+                || unsafe { side_fn(ring.mem, n, iters) },
+                // SAFETY: as above.
+                Box::new(move || unsafe { side_fn(r.mem, n, iters) }),
+            )
+        } else {
+            let pool = Arc::new(DpdkPool::new(dpdk, &ring));
+            let (side_fn, cache) = (dpdk.cached_side, case.cache as u32);
+            let p = Arc::clone(&pool);
+            pair.run(
+                // SAFETY: a mempool on an initialised ring, alive until both sides are
+                // done; each side makes its own cache.
+                || unsafe { side_fn(pool.mp, cache, n, iters) },
+                // SAFETY: as above.
+                Box::new(move || unsafe { side_fn(p.mp, cache, n, iters) }),
+            )
+        };
+        assert!(t > 0, "a DPDK pool side failed");
+        // SAFETY: an initialised DPDK ring no thread uses any more.
+        let back = unsafe { (dpdk.count)(ring.mem) };
+        assert_eq!(back as usize, POOL_SIZE, "DPDK's pool case leaks");
+        return t;
     }
     let ring = Arc::new(DpdkRing::new(dpdk, RING_SIZE as u32));
     if !case.two_cores {

@@ -9,19 +9,31 @@
  * each getting then putting n objects (mempool_perf_autotest's cache=0 case,
  * which DPDK's default ring_mp_mc mempool ops run as MC bulk dequeues and MP
  * bulk enqueues of one ring: here those ring calls without the ops-table
- * indirection, so DPDK's side is, if anything, favoured). Built as a shared
- * library and loaded by
+ * indirection, so DPDK's side is, if anything, favoured); and two cores
+ * sharing a mempool through caches of their own (the autotest's cache=256
+ * cases): DPDK's rte_mempool_generic_get/put on its ring_mp_mc ops, the
+ * calls rte_mempool_get/put_bulk make once they have found the lcore's cache.
+ * Built as a shared library and loaded by
  * benches/examples/ring_vs_dpdk.rs, which runs these loops and burst's on the
  * same pinned threads, alternating, so both see the same machine. The ring is
- * initialised in memory the caller provides (rte_ring_init): no EAL needed.
+ * initialised in memory the caller provides (rte_ring_init), the mempool and
+ * its caches are set up here as rte_mempool_create and
+ * rte_mempool_cache_create would (their memory comes from the EAL's heap):
+ * no EAL needed.
  *
- * Build: cc -O3 -shared -fPIC -o ring_loops.so ring_loops.c \
- *        $(pkg-config --cflags --libs libdpdk)
+ * Build (the mempool driver is linked by name: nothing here calls it, its
+ * constructor registers the ring_mp_mc ops):
+ *   cc -O3 -shared -fPIC -o ring_loops.so ring_loops.c \
+ *      $(pkg-config --cflags --libs libdpdk) -Wl,--no-as-needed -lrte_mempool_ring
  */
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <rte_cycles.h>
+#include <rte_mempool.h>
 #include <rte_pause.h>
 #include <rte_ring.h>
 
@@ -144,4 +156,73 @@ ring_loops_pool_side(void *ring, unsigned int n, unsigned int iters)
 		rte_ring_mp_enqueue_bulk(r, objs, n, NULL);
 	}
 	return rte_rdtsc() - start;
+}
+
+/* A mempool of DPDK's whose common pool is `ring` (filled by the caller), on
+ * DPDK's default ops (ring_mp_mc: MC bulk dequeues, MP bulk enqueues, called
+ * through the ops table as in any DPDK application); NULL if those ops are
+ * not registered (librte_mempool_ring not linked). Only what the get and put
+ * paths read is set; free with free(). */
+void *
+ring_loops_mempool(void *ring)
+{
+	struct rte_mempool *mp = aligned_alloc(RTE_CACHE_LINE_SIZE,
+		RTE_ALIGN_CEIL(sizeof(*mp), RTE_CACHE_LINE_SIZE));
+
+	if (mp == NULL)
+		return NULL;
+	memset(mp, 0, sizeof(*mp));
+	strcpy(mp->name, "ring_loops");
+	if (rte_mempool_set_ops_byname(mp, "ring_mp_mc", NULL) != 0) {
+		free(mp);
+		return NULL;
+	}
+	mp->pool_data = ring;
+	return mp;
+}
+
+/* One core of the cached mempool case: a cache of `cache_size` objects of
+ * this thread's own (as rte_mempool_cache_create makes it), warmed with one
+ * round, then TSC cycles for `iters` rounds of a get of `n` (<= 32) objects
+ * and a put of the same objects; the cache is flushed back to the pool after.
+ * 0 if the cache cannot be made. */
+uint64_t
+ring_loops_cached_side(void *pool, unsigned int cache_size, unsigned int n,
+		       unsigned int iters)
+{
+	struct rte_mempool *mp = pool;
+	struct rte_mempool_cache *cache;
+	void *objs[32] __rte_cache_aligned;
+	unsigned int i;
+
+	if (n > 32 || cache_size == 0 || cache_size > RTE_MEMPOOL_CACHE_MAX_SIZE)
+		return 0;
+	cache = aligned_alloc(RTE_CACHE_LINE_SIZE, sizeof(*cache));
+	if (cache == NULL)
+		return 0;
+	memset(cache, 0, sizeof(*cache));
+	cache->size = cache_size;
+	cache->flushthresh = cache_size * 3 / 2; /* CALC_CACHE_FLUSHTHRESH */
+	while (rte_mempool_generic_get(mp, objs, n, cache) != 0)
+		rte_pause();
+	rte_mempool_generic_put(mp, objs, n, cache);
+
+	const uint64_t start = rte_rdtsc();
+	for (i = 0; i < iters; i++) {
+		while (rte_mempool_generic_get(mp, objs, n, cache) != 0)
+			rte_pause();
+		rte_mempool_generic_put(mp, objs, n, cache);
+	}
+	const uint64_t cycles = rte_rdtsc() - start;
+
+	rte_mempool_cache_flush(cache, mp);
+	free(cache);
+	return cycles;
+}
+
+/* Objects in the ring now (after the sides are done: all of them). */
+unsigned int
+ring_loops_count(void *ring)
+{
+	return rte_ring_count(ring);
 }
