@@ -32,7 +32,7 @@
 #            scripts/dpdk/mbuf_bench.c (mbuf alloc+free bulk 32) vs
 #            cargo bench -p burst-benches --bench mempool
 #            (about 1 min of DPDK runs for "all", plus the cargo benches);
-#            then the 2-core cases again in one process, interleaved as the
+#            then the pool cases again in one process, interleaved as the
 #            ring's ("mempool_2core_interleaved/..."): cache-less against the
 #            ring calls DPDK's default mempool ops make, cache 256 against
 #            rte_mempool_generic_get/put on DPDK's ring_mp_mc ops, a cache
@@ -633,7 +633,7 @@ interleaved_rows=""
 interleaved_case=""
 case $suites in
 *ring*) ;;
-*mempool*) interleaved_case=mempool_2core ;;
+*mempool*) interleaved_case=mempool_ ;;
 *) interleaved_case=none ;;
 esac
 if [ "$interleaved_case" != none ]; then

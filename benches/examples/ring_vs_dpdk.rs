@@ -10,11 +10,11 @@
 //! burst and bulk, SP/SC and MP/MC. Two cores: one side enqueues and the other
 //! dequeues bulks of 8 or 32, pausing once after a failed call; the figure is both
 //! sides' cycles added. Each timed with the TSC, per element, as the autotest prints
-//! it. And `mempool_perf_autotest`'s cases on two cores, each getting then putting 1
-//! or 32 objects of one pool of 8191, cache-less (burst's `Mempool` against the ring
-//! calls DPDK's default mempool ops make) or each core through a cache of 256 of its
-//! own (burst's `Cache` against DPDK's `rte_mempool_generic_get/put`), per object per
-//! core, as that test prints.
+//! it. And `mempool_perf_autotest`'s cases on one core and on two, each core getting
+//! then putting 1 or 32 objects of one pool of 8191, cache-less (burst's `Mempool`) or
+//! through a cache of 256 of the core's own (burst's `Cache`), against DPDK's
+//! `rte_mempool_generic_get/put` on its default ring ops; per object per core, as that
+//! test prints.
 //! `scripts/compare-dpdk.sh ring` runs this (`mempool`: its pool cases).
 //!
 //! `cargo run --release -p burst-benches --example ring_vs_dpdk -- --dpdk ring_loops.so`
@@ -79,9 +79,8 @@ type InitFn = unsafe extern "C" fn(*mut u8, u32) -> i32;
 type TwoCoreFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
 type OneCoreFn = unsafe extern "C" fn(*mut u8, i32, i32, u32, u32) -> u64;
 type FillFn = unsafe extern "C" fn(*mut u8, u32) -> u32;
-type PoolSideFn = unsafe extern "C" fn(*mut u8, u32, u32) -> u64;
 type MempoolFn = unsafe extern "C" fn(*mut u8) -> *mut libc::c_void;
-type CachedSideFn = unsafe extern "C" fn(*mut libc::c_void, u32, u32, u32) -> u64;
+type PoolSideFn = unsafe extern "C" fn(*mut libc::c_void, u32, u32, u32) -> u64;
 type CountFn = unsafe extern "C" fn(*mut u8) -> u32;
 
 /// `ring_loops.so`'s functions.
@@ -91,9 +90,8 @@ struct Dpdk {
     two_core: TwoCoreFn,
     one_core: OneCoreFn,
     fill: FillFn,
-    pool_side: PoolSideFn,
     mempool: MempoolFn,
-    cached_side: CachedSideFn,
+    pool_side: PoolSideFn,
     count: CountFn,
 }
 
@@ -135,14 +133,11 @@ impl Dpdk {
                     "ring_loops_one_core",
                 )?),
                 fill: std::mem::transmute::<*mut libc::c_void, FillFn>(sym("ring_loops_fill")?),
-                pool_side: std::mem::transmute::<*mut libc::c_void, PoolSideFn>(sym(
-                    "ring_loops_pool_side",
-                )?),
                 mempool: std::mem::transmute::<*mut libc::c_void, MempoolFn>(sym(
                     "ring_loops_mempool",
                 )?),
-                cached_side: std::mem::transmute::<*mut libc::c_void, CachedSideFn>(sym(
-                    "ring_loops_cached_side",
+                pool_side: std::mem::transmute::<*mut libc::c_void, PoolSideFn>(sym(
+                    "ring_loops_pool_side",
                 )?),
                 count: std::mem::transmute::<*mut libc::c_void, CountFn>(sym("ring_loops_count")?),
             })
@@ -265,6 +260,17 @@ impl Pair {
     }
 }
 
+/// Runs `side` on this thread and, with two cores, a copy of it on the other at the
+/// same time; the cycles of all added.
+fn sides(pair: &mut Pair, two_cores: bool, side: impl Fn() -> u64 + Clone + Send + 'static) -> u64 {
+    if two_cores {
+        let other = side.clone();
+        pair.run(side, Box::new(other))
+    } else {
+        side()
+    }
+}
+
 fn wait_gate(gate: &AtomicUsize, turn: usize) {
     // Relaxed: the gate only lines the starts up; the ring orders the data.
     gate.fetch_add(1, Ordering::Relaxed);
@@ -309,7 +315,8 @@ struct Case {
 impl Case {
     fn group(&self) -> &'static str {
         match (self.kind, self.two_cores) {
-            (Kind::Pool, _) => "mempool_2core",
+            (Kind::Pool, true) => "mempool_2core",
+            (Kind::Pool, false) => "mempool_1core",
             (_, true) => "ring_2core",
             (_, false) => "ring_1core",
         }
@@ -364,20 +371,22 @@ fn cases() -> Vec<Case> {
             cache: 0,
         });
     }
-    for (name, n, cache) in [
-        ("cache0_bulk1", 1, 0),
-        ("cache0_bulk32", 32, 0),
-        ("cache256_bulk1", 1, 256),
-        ("cache256_bulk32", 32, 256),
-    ] {
-        v.push(Case {
-            name,
-            two_cores: true,
-            single: false,
-            kind: Kind::Pool,
-            n,
-            cache,
-        });
+    for two_cores in [false, true] {
+        for (name, n, cache) in [
+            ("cache0_bulk1", 1, 0),
+            ("cache0_bulk32", 32, 0),
+            ("cache256_bulk1", 1, 256),
+            ("cache256_bulk32", 32, 256),
+        ] {
+            v.push(Case {
+                name,
+                two_cores,
+                single: false,
+                kind: Kind::Pool,
+                n,
+                cache,
+            });
+        }
     }
     v
 }
@@ -429,10 +438,7 @@ fn burst_case(pair: &mut Pair, memory: &Memory, case: &Case, iters: u32) -> u64 
     if case.kind == Kind::Pool {
         let pool = Mempool::new(memory, "ring_vs_dpdk", POOL_SIZE, ELT_SIZE).expect("pool");
         let (p, n, c) = (pool.clone(), black_box(case.n), black_box(case.cache));
-        let t = pair.run(
-            || pool_side(&pool, c, n, iters),
-            Box::new(move || pool_side(&p, c, n, iters)),
-        );
+        let t = sides(pair, case.two_cores, move || pool_side(&p, c, n, iters));
         assert!(pool.is_full(), "the pool case leaks");
         return t;
     }
@@ -507,27 +513,13 @@ fn dpdk_case(pair: &mut Pair, dpdk: &Dpdk, case: &Case, iters: u32) -> u64 {
         // SAFETY: an initialised DPDK ring with room for POOL_SIZE.
         let filled = unsafe { (dpdk.fill)(ring.mem, POOL_SIZE as u32) };
         assert_eq!(filled as usize, POOL_SIZE);
-        let r = Arc::clone(&ring);
-        let t = if case.cache == 0 {
-            let side_fn = dpdk.pool_side;
-            pair.run(
-                // SAFETY: an initialised MP/MC DPDK ring; both threads get and put.
-                || unsafe { side_fn(ring.mem, n, iters) },
-                // SAFETY: as above.
-                Box::new(move || unsafe { side_fn(r.mem, n, iters) }),
-            )
-        } else {
-            let pool = Arc::new(DpdkPool::new(dpdk, &ring));
-            let (side_fn, cache) = (dpdk.cached_side, case.cache as u32);
-            let p = Arc::clone(&pool);
-            pair.run(
-                // SAFETY: a mempool on an initialised ring, alive until both sides are
-                // done; each side makes its own cache.
-                || unsafe { side_fn(pool.mp, cache, n, iters) },
-                // SAFETY: as above.
-                Box::new(move || unsafe { side_fn(p.mp, cache, n, iters) }),
-            )
-        };
+        let pool = Arc::new(DpdkPool::new(dpdk, &ring));
+        let (side_fn, cache) = (dpdk.pool_side, case.cache as u32);
+        // SAFETY: a mempool on an initialised ring, alive until every side is done;
+        // each side makes its own cache, if any.
+        let t = sides(pair, case.two_cores, move || unsafe {
+            side_fn(pool.mp, cache, n, iters)
+        });
         assert!(t > 0, "a DPDK pool side failed");
         // SAFETY: an initialised DPDK ring no thread uses any more.
         let back = unsafe { (dpdk.count)(ring.mem) };
@@ -594,7 +586,11 @@ fn main() {
     let memory = Memory::new(MemoryConfig::no_huge()).expect("memory for the pool case");
     // Per element; the pool case per object per core (both cores do the same work).
     let per_elem = |cycles: u64, case: &Case| {
-        let cores = if case.kind == Kind::Pool { 2.0 } else { 1.0 };
+        let cores = if case.kind == Kind::Pool && case.two_cores {
+            2.0
+        } else {
+            1.0
+        };
         cycles as f64 / (f64::from(args.iters) * case.n as f64 * cores)
     };
     let mut ours = vec![Vec::new(); cases.len()];

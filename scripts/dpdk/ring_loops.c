@@ -5,14 +5,11 @@
  * dequeuing 1 (test_single_enqueue_dequeue) or n pointers, burst or bulk
  * (test_burst_bulk_enqueue_dequeue); two cores, one side enqueuing or
  * dequeuing n pointers per bulk call, pausing once after each failed call
- * (enqueue_dequeue_bulk_helper); and two cores sharing a cache-less mempool,
- * each getting then putting n objects (mempool_perf_autotest's cache=0 case,
- * which DPDK's default ring_mp_mc mempool ops run as MC bulk dequeues and MP
- * bulk enqueues of one ring: here those ring calls without the ops-table
- * indirection, so DPDK's side is, if anything, favoured); and two cores
- * sharing a mempool through caches of their own (the autotest's cache=256
- * cases): DPDK's rte_mempool_generic_get/put on its ring_mp_mc ops, the
- * calls rte_mempool_get/put_bulk make once they have found the lcore's cache.
+ * (enqueue_dequeue_bulk_helper); and mempool_perf_autotest's loop, one or
+ * two cores getting then putting n objects of one mempool, cache-less or each
+ * through a cache of its own: DPDK's rte_mempool_generic_get/put on its
+ * default ring_mp_mc ops, the calls rte_mempool_get/put_bulk make once they
+ * have looked up the lcore's cache (or found the pool has none).
  * Built as a shared library and loaded by
  * benches/examples/ring_vs_dpdk.rs, which runs these loops and burst's on the
  * same pinned threads, alternating, so both see the same machine. The ring is
@@ -137,26 +134,6 @@ ring_loops_fill(void *ring, unsigned int count)
 	return i;
 }
 
-/* One core of the cache-less mempool case: TSC cycles for `iters` rounds of a
- * get of `n` (<= 32) objects (MC bulk dequeue, retried after a pause if the
- * pool runs dry) and a put of the same objects (MP bulk enqueue). */
-uint64_t
-ring_loops_pool_side(void *ring, unsigned int n, unsigned int iters)
-{
-	struct rte_ring *r = ring;
-	void *objs[32] __rte_cache_aligned;
-	unsigned int i;
-
-	if (n > 32)
-		return 0;
-	const uint64_t start = rte_rdtsc();
-	for (i = 0; i < iters; i++) {
-		while (rte_ring_mc_dequeue_bulk(r, objs, n, NULL) == 0)
-			rte_pause();
-		rte_ring_mp_enqueue_bulk(r, objs, n, NULL);
-	}
-	return rte_rdtsc() - start;
-}
 
 /* A mempool of DPDK's whose common pool is `ring` (filled by the caller), on
  * DPDK's default ops (ring_mp_mc: MC bulk dequeues, MP bulk enqueues, called
@@ -181,31 +158,35 @@ ring_loops_mempool(void *ring)
 	return mp;
 }
 
-/* One core of the cached mempool case: a cache of `cache_size` objects of
- * this thread's own (as rte_mempool_cache_create makes it), warmed with one
- * round, then TSC cycles for `iters` rounds of a get of `n` (<= 32) objects
- * and a put of the same objects; the cache is flushed back to the pool after.
- * 0 if the cache cannot be made. */
+/* One core of a mempool case: TSC cycles for `iters` rounds of a get of `n`
+ * (<= 32) objects (retried after a pause if the pool runs dry) and a put of
+ * the same objects, as mempool_perf_autotest's loop: straight on the pool if
+ * `cache_size` is 0 (as rte_mempool_get/put_bulk on a pool made without
+ * caches), else through a cache of that size of this thread's own (as
+ * rte_mempool_cache_create makes it), warmed with one round first and flushed
+ * back to the pool after. 0 if the cache cannot be made. */
 uint64_t
-ring_loops_cached_side(void *pool, unsigned int cache_size, unsigned int n,
-		       unsigned int iters)
+ring_loops_pool_side(void *pool, unsigned int cache_size, unsigned int n,
+		     unsigned int iters)
 {
 	struct rte_mempool *mp = pool;
-	struct rte_mempool_cache *cache;
+	struct rte_mempool_cache *cache = NULL;
 	void *objs[32] __rte_cache_aligned;
 	unsigned int i;
 
-	if (n > 32 || cache_size == 0 || cache_size > RTE_MEMPOOL_CACHE_MAX_SIZE)
+	if (n > 32 || cache_size > RTE_MEMPOOL_CACHE_MAX_SIZE)
 		return 0;
-	cache = aligned_alloc(RTE_CACHE_LINE_SIZE, sizeof(*cache));
-	if (cache == NULL)
-		return 0;
-	memset(cache, 0, sizeof(*cache));
-	cache->size = cache_size;
-	cache->flushthresh = cache_size * 3 / 2; /* CALC_CACHE_FLUSHTHRESH */
-	while (rte_mempool_generic_get(mp, objs, n, cache) != 0)
-		rte_pause();
-	rte_mempool_generic_put(mp, objs, n, cache);
+	if (cache_size > 0) {
+		cache = aligned_alloc(RTE_CACHE_LINE_SIZE, sizeof(*cache));
+		if (cache == NULL)
+			return 0;
+		memset(cache, 0, sizeof(*cache));
+		cache->size = cache_size;
+		cache->flushthresh = cache_size * 3 / 2; /* CALC_CACHE_FLUSHTHRESH */
+		while (rte_mempool_generic_get(mp, objs, n, cache) != 0)
+			rte_pause();
+		rte_mempool_generic_put(mp, objs, n, cache);
+	}
 
 	const uint64_t start = rte_rdtsc();
 	for (i = 0; i < iters; i++) {
@@ -215,8 +196,10 @@ ring_loops_cached_side(void *pool, unsigned int cache_size, unsigned int n,
 	}
 	const uint64_t cycles = rte_rdtsc() - start;
 
-	rte_mempool_cache_flush(cache, mp);
-	free(cache);
+	if (cache != NULL) {
+		rte_mempool_cache_flush(cache, mp);
+		free(cache);
+	}
 	return cycles;
 }
 
