@@ -116,9 +116,6 @@ impl Mempool {
     #[inline]
     pub fn put_bulk(&self, objs: &mut Vec<Object>) {
         let pool = self.pool.inner();
-        // The ring head's line comes over while the objects are checked (two cores
-        // sharing a cache-less pool, bulk 32: 0.90 -> 1.04 of DPDK's speed).
-        pool.prefetch_enqueue();
         let ptrs = as_ptrs(objs);
         if let [obj] = ptrs
             && pool.owns(obj.addr())
@@ -128,7 +125,12 @@ impl Mempool {
             // is not returned twice.
             unsafe { objs.set_len(0) };
             pool.enqueue_one(obj);
-        } else if pool.owns_all(ptrs) {
+            return;
+        }
+        // The ring head's line comes over while the objects are checked (two cores
+        // sharing a cache-less pool, bulk 32: 0.90 -> 1.04 of DPDK's speed).
+        pool.prefetch_enqueue();
+        if pool.owns_all(ptrs) {
             let (first, len) = (objs.as_ptr(), objs.len());
             // SAFETY: the vector forgets the objects, which move to the ring below; its
             // buffer still holds their pointers, read while the vector is untouched.
