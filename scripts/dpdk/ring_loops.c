@@ -23,7 +23,6 @@
  *   cc -O3 -shared -fPIC -o ring_loops.so ring_loops.c \
  *      $(pkg-config --cflags --libs libdpdk) -Wl,--no-as-needed -lrte_mempool_ring
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +132,6 @@ ring_loops_fill(void *ring, unsigned int count)
 			break;
 	return i;
 }
-
 
 /* A mempool of DPDK's whose common pool is `ring` (filled by the caller), on
  * DPDK's default ops (ring_mp_mc: MC bulk dequeues, MP bulk enqueues, called
