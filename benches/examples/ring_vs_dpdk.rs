@@ -402,19 +402,18 @@ fn pool_side(pool: &Mempool, cache_size: usize, n: usize, iters: u32) -> u64 {
     }
 }
 
-/// `pool_side` without a cache. Each loop is a function of its own, so that neither
+/// `pool_side` without a cache; a round is `side`'s op, so a get that finds the pool
+/// dry is retried after a pause. Each loop is a function of its own, so that neither
 /// one's inlined calls shape the other's code.
 #[inline(never)]
 fn uncached_side(pool: &Mempool, n: usize, iters: u32) -> u64 {
     let mut objs: Vec<Object> = Vec::with_capacity(32);
-    let start = tsc();
-    for _ in 0..iters {
-        while pool.get_bulk(&mut objs, n).is_err() {
-            std::hint::spin_loop();
+    side(iters, || {
+        pool.get_bulk(&mut objs, n).is_ok() && {
+            pool.put_bulk(&mut objs);
+            true
         }
-        pool.put_bulk(&mut objs);
-    }
-    tsc() - start
+    })
 }
 
 /// `pool_side` through a cache.
@@ -426,14 +425,12 @@ fn cached_side(pool: &Mempool, cache_size: usize, n: usize, iters: u32) -> u64 {
         std::hint::spin_loop();
     }
     cache.put_bulk(&mut objs);
-    let start = tsc();
-    for _ in 0..iters {
-        while cache.get_bulk(&mut objs, n).is_err() {
-            std::hint::spin_loop();
+    side(iters, || {
+        cache.get_bulk(&mut objs, n).is_ok() && {
+            cache.put_bulk(&mut objs);
+            true
         }
-        cache.put_bulk(&mut objs);
-    }
-    tsc() - start
+    })
 }
 
 /// One core, burst's ring: `iters` rounds of `enq` then `deq`, TSC cycles taken.
