@@ -521,7 +521,7 @@ fn ring_case<P: SyncMode, C: SyncMode>(pair: &mut Pair, case: &Case, iters: u32)
 fn dpdk_case(pair: &mut Pair, dpdk: &Dpdk, case: &Case, iters: u32) -> u64 {
     let (single, n) = (i32::from(case.single), case.n as u32);
     if case.kind == Kind::Pool {
-        let ring = Arc::new(DpdkRing::new(dpdk, (POOL_SIZE + 1) as u32));
+        let ring = DpdkRing::new(dpdk, (POOL_SIZE + 1) as u32);
         // SAFETY: an initialised DPDK ring with room for POOL_SIZE.
         let filled = unsafe { (dpdk.fill)(ring.mem, POOL_SIZE as u32) };
         assert_eq!(filled as usize, POOL_SIZE);
