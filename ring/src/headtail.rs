@@ -33,6 +33,11 @@ use crate::mode::SyncMode;
 use crate::sync::prefetch_for_write;
 use crate::sync::{AtomicU32, Ordering, spin_wait};
 
+/// The largest reservation that pauses after losing the head's CAS on a `Together`
+/// ring (see [`HeadTail::reserve`]).
+#[cfg(not(loom))]
+const PAUSE_MAX: u32 = 8;
+
 /// How many elements an operation must move.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Behavior {
@@ -204,7 +209,21 @@ impl HeadTail {
                         left: avail - take,
                     };
                 }
-                Err(current) => old = current,
+                Err(current) => {
+                    old = current;
+                    // With the tail beside the head, the thread that just won must
+                    // come back to this line to publish; a small reservation's copy
+                    // is over long before our retry's CAS could succeed, so retrying
+                    // at once only takes the line away from that tail store. One
+                    // pause lets it publish first (two cores sharing a cache-less
+                    // pool, one object at a time: 0.97 -> 1.11 of DPDK's speed). A
+                    // large reservation retries at once, its copy overlapping the
+                    // winner's (bulk 32 with the pause: 0.97 -> 0.95).
+                    #[cfg(not(loom))]
+                    if L::TOGETHER && take <= PAUSE_MAX {
+                        std::hint::spin_loop();
+                    }
+                }
             }
         }
     }
