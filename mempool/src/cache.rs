@@ -75,8 +75,10 @@ impl<T: Handle> CacheCore<T> {
         self.published.store(self.objs.len(), Ordering::Relaxed);
     }
 
-    /// Appends exactly `n` objects to `out`, or none.
-    #[inline]
+    /// Appends exactly `n` objects to `out`, or none. Always inlined, as DPDK's
+    /// `rte_mempool_do_generic_get`: the copy's AVX2 path makes it large enough that
+    /// the inliner would otherwise leave a call in the caller's loop.
+    #[inline(always)]
     pub(crate) fn get(&mut self, out: &mut Vec<T>, n: usize) -> Result<(), Exhausted> {
         let len = self.objs.len();
         if n > len {
@@ -189,8 +191,9 @@ impl<T: Handle> CacheCore<T> {
     /// Moves all of `objs` onto the stack, flushing above the threshold.
     ///
     /// Only for handles that need nothing done on free (raw objects): the objects are
-    /// not inspected; one of another pool is sent home when a flush finds it.
-    #[inline]
+    /// not inspected; one of another pool is sent home when a flush finds it. Always
+    /// inlined, as `get`.
+    #[inline(always)]
     pub(crate) fn put(&mut self, objs: &mut Vec<T>) {
         let n = objs.len();
         if n > CACHE_MAX_SIZE {

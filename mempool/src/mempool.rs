@@ -287,7 +287,7 @@ pub struct Cache {
 impl Cache {
     /// Appends exactly `n` objects to `out`, or none. `out` does not allocate when it
     /// has the capacity.
-    #[inline]
+    #[inline(always)]
     pub fn get_bulk(&mut self, out: &mut Vec<Object>, n: usize) -> Result<(), Exhausted> {
         self.core.get(out, n)
     }
@@ -301,7 +301,7 @@ impl Cache {
     /// Moves all of `objs` into the cache, flushing to the ring above 1.5 × its size.
     /// The objects are not inspected (a pointer copy, as DPDK): one of another pool is
     /// sent to its own when the cache flushes.
-    #[inline]
+    #[inline(always)]
     pub fn put_bulk(&mut self, objs: &mut Vec<Object>) {
         self.core.put(objs);
     }

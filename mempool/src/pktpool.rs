@@ -182,7 +182,7 @@ pub struct MbufCache {
 impl MbufCache {
     /// Appends exactly `n` fresh mbufs to `out`, or none (`rte_pktmbuf_alloc_bulk`).
     /// `out` does not allocate when it has the capacity.
-    #[inline]
+    #[inline(always)]
     pub fn alloc_bulk(&mut self, out: &mut Vec<Mbuf>, n: usize) -> Result<(), Exhausted> {
         self.core.get(out, n)
     }
