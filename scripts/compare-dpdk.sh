@@ -30,8 +30,13 @@
 #            1 / 2 cores), made fast by scripts/dpdk/tsc_shim.c (the 24
 #            compared cases run 5/D s each, the ~700 others ~1 ms), plus
 #            scripts/dpdk/mbuf_bench.c (mbuf alloc+free bulk 32) vs
-#            cargo bench -p burst-benches --bench mempool
-#            (about 1 min of DPDK runs for "all", plus the cargo benches);
+#            cargo bench -p burst-benches --bench mempool, MEMPOOL_RUNS
+#            times each, DPDK's and burst's runs alternating; each side's
+#            figure is its best run (on a virtual machine the two vCPUs'
+#            distance moves the 2-core cache-less figures of either side
+#            2-5x for tens of seconds at a time, so one run each compares
+#            the host's states, not the code); about 40 s per DPDK run,
+#            1.5 min per burst run;
 #            then the pool cases again in one process, interleaved as the
 #            ring's ("mempool_2core_interleaved/..."): cache-less against the
 #            ring calls DPDK's default mempool ops make, cache 256 against
@@ -91,7 +96,9 @@
 #   DPDK_MEMPOOL_SKIP_DIVISOR  divisor for the other ~700 cases [5000]
 #   DPDK_MEMPOOL_KEEP        n_keep row to compare (32, 128 or 512) [32]
 #   DPDK_MEMPOOL_CONSTANT_N  constant_n row to compare (0 or 1) [1]
-#   DPDK_MBUF_RUNS           mbuf_bench processes, median taken [3]
+#   DPDK_MBUF_RUNS           mbuf_bench processes, best taken [3]
+#   MEMPOOL_RUNS             mempool_perf_autotest and criterion mempool runs,
+#                            alternating, best of each side taken [3]
 #   MBUF_BENCH_ITERS, MBUF_BENCH_ROUNDS   mbuf_bench -n / -r [1000000, 7]
 #   L2FWD_LCORE              the lcore (= CPU) both l2fwds run on [the last
 #                            online CPU]
@@ -177,6 +184,7 @@ DPDK_MEMPOOL_SKIP_DIVISOR=${DPDK_MEMPOOL_SKIP_DIVISOR:-5000}
 DPDK_MEMPOOL_KEEP=${DPDK_MEMPOOL_KEEP:-32}
 DPDK_MEMPOOL_CONSTANT_N=${DPDK_MEMPOOL_CONSTANT_N:-1}
 DPDK_MBUF_RUNS=${DPDK_MBUF_RUNS:-3}
+MEMPOOL_RUNS=${MEMPOOL_RUNS:-3}
 MBUF_BENCH_ITERS=${MBUF_BENCH_ITERS:-1000000}
 MBUF_BENCH_ROUNDS=${MBUF_BENCH_ROUNDS:-7}
 BURST_BENCH_ARGS=${BURST_BENCH_ARGS:---noplot}
@@ -188,13 +196,13 @@ L3FWD_LCORE=${L3FWD_LCORE:-$L2FWD_LCORE}
 L3FWD_SECONDS=${L3FWD_SECONDS:-5}
 L3FWD_RUNS=${L3FWD_RUNS:-3}
 for v in DPDK_RING_RUNS DPDK_MEMPOOL_DIVISOR DPDK_MEMPOOL_SKIP_DIVISOR \
-	DPDK_MEMPOOL_KEEP DPDK_MEMPOOL_CONSTANT_N DPDK_MBUF_RUNS MBUF_BENCH_ITERS \
+	DPDK_MEMPOOL_KEEP DPDK_MEMPOOL_CONSTANT_N DPDK_MBUF_RUNS MEMPOOL_RUNS MBUF_BENCH_ITERS \
 	MBUF_BENCH_ROUNDS L2FWD_LCORE L2FWD_SECONDS L2FWD_RUNS L3FWD_LCORE L3FWD_SECONDS \
 	L3FWD_RUNS; do
 	case ${!v} in '' | *[!0-9]*) die "$v must be a non-negative integer, got '${!v}'" ;; esac
 done
-[ "$DPDK_RING_RUNS" -ge 1 ] && [ "$DPDK_MBUF_RUNS" -ge 1 ] ||
-	die "DPDK_RING_RUNS and DPDK_MBUF_RUNS must be >= 1"
+[ "$DPDK_RING_RUNS" -ge 1 ] && [ "$DPDK_MBUF_RUNS" -ge 1 ] && [ "$MEMPOOL_RUNS" -ge 1 ] ||
+	die "DPDK_RING_RUNS, DPDK_MBUF_RUNS and MEMPOOL_RUNS must be >= 1"
 [ "$DPDK_MEMPOOL_DIVISOR" -ge 1 ] && [ "$DPDK_MEMPOOL_SKIP_DIVISOR" -ge 1 ] ||
 	die "DPDK_MEMPOOL_DIVISOR and DPDK_MEMPOOL_SKIP_DIVISOR must be >= 1"
 [ "$L2FWD_SECONDS" -ge 3 ] && [ "$L2FWD_RUNS" -ge 1 ] ||
@@ -340,6 +348,58 @@ build() { # build OUTPUT SOURCE [flags...]
 report_args=()
 dpdk_logs=()
 
+# dpdk_mempool_run I: DPDK's mempool_perf_autotest, run I of MEMPOOL_RUNS.
+dpdk_mempool_run() {
+	local i=$1 log=$out/dpdk-mempool.$1.log
+	# The compared rows: bulk 1 and 32 (get = put), 1 and 2 cores, every
+	# cache size; all other cases are cut short by the shim.
+	local select="^cache=[0-9]+ cores=(1|2) n_get_bulk=(1 n_put_bulk=1|32 n_put_bulk=32) n_keep=$DPDK_MEMPOOL_KEEP constant_n=$DPDK_MEMPOOL_CONSTANT_N \$"
+	# 720 cases at 5/S s, 24 selected at 5/D s (+ slow cases overrun), plus margin
+	local tmo=$((3600 / DPDK_MEMPOOL_SKIP_DIVISOR + 120 / DPDK_MEMPOOL_DIVISOR + 600))
+	say "dpdk mempool_perf_autotest run $i/$MEMPOOL_RUNS with tsc_shim (D=$DPDK_MEMPOOL_DIVISOR, skip D=$DPDK_MEMPOOL_SKIP_DIVISOR; ~$((5 * 24 / DPDK_MEMPOOL_DIVISOR + 15)) s)"
+	dpdk_test "$log" "$tmo" mempool_perf_autotest \
+		LD_PRELOAD="$bin/tsc_shim.so" \
+		TSC_SHIM_DIVISOR="$DPDK_MEMPOOL_DIVISOR" \
+		TSC_SHIM_SKIP_DIVISOR="$DPDK_MEMPOOL_SKIP_DIVISOR" \
+		TSC_SHIM_SELECT="$select"
+	cleanup
+	grep -q '^tsc_shim: real_hz=' "$log" ||
+		die "tsc_shim did not take effect (no 'tsc_shim:' line); log: $log"
+	report_args+=(--mempool-log "$log")
+	dpdk_logs+=("$log")
+}
+
+# burst_bench_run SUITE [I]: cargo bench for SUITE; for mempool, run I of
+# MEMPOOL_RUNS, whose criterion results are kept apart for report.py.
+burst_bench_run() {
+	local s=$1 i=${2:-} bench=$1 filter=() pin=() log=$out/burst-$1${2:+.$2}.log
+	# lpm: benches/net.rs's lpm and lpm6 groups (criterion filter
+	# "^lpm6?/"), single-threaded like dpdk-test's lookups, so pinned to
+	# the CPU DPDK's main lcore ran on.
+	if [ "$s" = lpm ]; then
+		bench=net filter=("^lpm6?/")
+		! command -v taskset >/dev/null || pin=(taskset -c "${DPDK_LCORES%%[-,]*}")
+	fi
+	say "burst: ${pin[*]}${pin[*]:+ }cargo bench -p burst-benches --bench $bench -- $BURST_BENCH_ARGS${filter[*]:+ ${filter[*]}}${i:+ (run $i/$MEMPOOL_RUNS)} (log: $log)"
+	# shellcheck disable=SC2086 # BURST_BENCH_ARGS is a word list
+	if ! "${pin[@]}" cargo bench -p burst-benches --bench "$bench" -- $BURST_BENCH_ARGS "${filter[@]}" \
+		>"$log" 2>&1; then
+		tail -n 20 "$log" >&2
+		say "error: cargo bench --bench $s failed (log: $log); reporting without it"
+		burst_failed="$burst_failed $s${i:+.$i}"
+		return 0
+	fi
+	if [ -n "$i" ]; then
+		local d=$out/criterion-mempool.$i g
+		rm -rf -- "$d"
+		mkdir -p "$d"
+		for g in mempool mbuf; do
+			[ ! -d "$crit/$g" ] || cp -R "$crit/$g" "$d/"
+		done
+		report_args+=(--mempool-criterion-dir "$d")
+	fi
+}
+
 # ---- how busy is the machine with other work? ------------------------------
 # mark: "<all-CPU ticks> <idle ticks> <CPU ticks of our finished children>";
 # others_since MARK: CPUs' worth of time since MARK not spent by us (other
@@ -390,26 +450,12 @@ if [ "$run_dpdk" = 1 ] && [ -n "$bench_suites" ]; then
 		build "$bin/tsc_shim.so" "$dpdk_src/tsc_shim.c" -shared -fPIC -ldl
 		# shellcheck disable=SC2046 # pkg-config prints a word list
 		build "$bin/mbuf_bench" "$dpdk_src/mbuf_bench.c" $(pkg-config --cflags --libs libdpdk)
-		# The compared rows: bulk 1 and 32 (get = put), 1 and 2 cores, every
-		# cache size; all other cases are cut short by the shim.
-		select="^cache=[0-9]+ cores=(1|2) n_get_bulk=(1 n_put_bulk=1|32 n_put_bulk=32) n_keep=$DPDK_MEMPOOL_KEEP constant_n=$DPDK_MEMPOOL_CONSTANT_N \$"
-		# 720 cases at 5/S s, 24 selected at 5/D s (+ slow cases overrun), plus margin
-		tmo=$((3600 / DPDK_MEMPOOL_SKIP_DIVISOR + 120 / DPDK_MEMPOOL_DIVISOR + 600))
-		say "dpdk mempool_perf_autotest with tsc_shim (D=$DPDK_MEMPOOL_DIVISOR, skip D=$DPDK_MEMPOOL_SKIP_DIVISOR; ~$((5 * 24 / DPDK_MEMPOOL_DIVISOR + 15)) s)"
-		dpdk_test "$out/dpdk-mempool.log" "$tmo" mempool_perf_autotest \
-			LD_PRELOAD="$bin/tsc_shim.so" \
-			TSC_SHIM_DIVISOR="$DPDK_MEMPOOL_DIVISOR" \
-			TSC_SHIM_SKIP_DIVISOR="$DPDK_MEMPOOL_SKIP_DIVISOR" \
-			TSC_SHIM_SELECT="$select"
-		cleanup
-		grep -q '^tsc_shim: real_hz=' "$out/dpdk-mempool.log" ||
-			die "tsc_shim did not take effect (no 'tsc_shim:' line); log: $out/dpdk-mempool.log"
-		report_args+=(--mempool-log "$out/dpdk-mempool.log"
-			--mempool-keep "$DPDK_MEMPOOL_KEEP"
+		rm -f "$out"/dpdk-mempool.*.log "$out"/dpdk-mempool.log
+		report_args+=(--mempool-keep "$DPDK_MEMPOOL_KEEP"
 			--mempool-constant-n "$DPDK_MEMPOOL_CONSTANT_N")
 		[ "$DPDK_MEMPOOL_SKIP_DIVISOR" = "$DPDK_MEMPOOL_DIVISOR" ] ||
 			report_args+=(--mempool-skip-divisor "$DPDK_MEMPOOL_SKIP_DIVISOR")
-		dpdk_logs+=("$out/dpdk-mempool.log")
+		dpdk_mempool_run 1
 
 		rm -f "$out"/dpdk-mbuf.*.log "$out"/dpdk-mbuf.log
 		for i in $(seq 1 "$DPDK_MBUF_RUNS"); do
@@ -446,22 +492,11 @@ if [ "$run_burst" = 1 ]; then
 	if [ "$bench_burst" = 1 ] && [ -n "$bench_suites" ]; then
 		m=$(mark)
 		for s in $bench_suites; do
-			# lpm: benches/net.rs's lpm and lpm6 groups (criterion filter
-			# "^lpm6?/"), single-threaded like dpdk-test's lookups, so pinned to
-			# the CPU DPDK's main lcore ran on.
-			bench=$s filter=() pin=()
-			if [ "$s" = lpm ]; then
-				bench=net filter=("^lpm6?/")
-				! command -v taskset >/dev/null || pin=(taskset -c "${DPDK_LCORES%%[-,]*}")
+			if [ "$s" = mempool ]; then
+				burst_bench_run mempool 1
+			else
+				burst_bench_run "$s"
 			fi
-			say "burst: ${pin[*]}${pin[*]:+ }cargo bench -p burst-benches --bench $bench -- $BURST_BENCH_ARGS ${filter[*]} (log: $out/burst-$s.log)"
-			# shellcheck disable=SC2086 # BURST_BENCH_ARGS is a word list
-			"${pin[@]}" cargo bench -p burst-benches --bench "$bench" -- $BURST_BENCH_ARGS "${filter[@]}" \
-				>"$out/burst-$s.log" 2>&1 || {
-				tail -n 20 "$out/burst-$s.log" >&2
-				say "error: cargo bench --bench $s failed (log: $out/burst-$s.log); reporting without it"
-				burst_failed="$burst_failed $s"
-			}
 		done
 		check_load "during the burst benches (incl. their build)" "$m"
 	fi
@@ -601,6 +636,19 @@ case $suites in *l3fwd*)
 		done
 	done
 	check_load "during the l3fwd runs" "$m"
+	;;
+esac
+
+# ---- mempool, runs 2..MEMPOOL_RUNS: DPDK's and burst's, alternating --------
+case $suites in *mempool*)
+	if [ "$MEMPOOL_RUNS" -gt 1 ]; then
+		m=$(mark)
+		for i in $(seq 2 "$MEMPOOL_RUNS"); do
+			[ "$run_dpdk" = 0 ] || dpdk_mempool_run "$i"
+			[ "$run_burst" = 0 ] || [ "$bench_burst" = 0 ] || burst_bench_run mempool "$i"
+		done
+		check_load "during mempool runs 2-$MEMPOOL_RUNS" "$m"
+	fi
 	;;
 esac
 
