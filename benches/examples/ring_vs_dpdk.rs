@@ -11,7 +11,7 @@
 //! dequeues bulks of 8 or 32, pausing once after a failed call; the figure is both
 //! sides' cycles added. Each timed with the TSC, per element, as the autotest prints
 //! it. And `mempool_perf_autotest`'s cases on one core and on two, each core getting
-//! then putting 1 or 32 objects of one pool of 8191, cache-less (burst's `Mempool`) or
+//! then putting 1 or 32 objects of one pool of 2047, cache-less (burst's `Mempool`) or
 //! through a cache of 256 of the core's own (burst's `Cache`), against DPDK's
 //! `rte_mempool_generic_get/put` on its default ring ops; per object per core, as that
 //! test prints.
@@ -35,8 +35,9 @@ use core_affinity::CoreId;
 
 /// DPDK's `RING_SIZE`.
 const RING_SIZE: usize = 4096;
-/// `mempool_perf_autotest`'s pool: objects (`MEMPOOL_SIZE`) and their size.
-const POOL_SIZE: usize = 8191;
+/// `mempool_perf_autotest`'s pool on two lcores: objects (`MEMPOOL_SIZE`, lcores x
+/// (`MAX_KEEP` 512 + 512) - 1) and their size.
+const POOL_SIZE: usize = 2047;
 const ELT_SIZE: usize = 2048;
 
 #[derive(Parser)]
