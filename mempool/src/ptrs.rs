@@ -200,9 +200,9 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<ObjPtr>) -> R) -> R {
 mod tests {
     use super::*;
 
-    /// Every count from 0 to past the block sizes, at every 8-byte offset within a
-    /// 32-byte block on either side: exactly the `n` pointers arrive, nothing around
-    /// them is written (on this CPU the AVX2 path too, when it has AVX2).
+    /// Every count from 0 to past the block sizes, at several 8-byte offsets on
+    /// either side: exactly the `n` pointers arrive and nothing around them is
+    /// written, on the baseline path and on the one this CPU takes (AVX2 if it has it).
     #[test]
     fn copy_ptrs_copies_exactly_n() {
         let ptr = |v: usize| ObjPtr(NonNull::new(v as *mut u8).unwrap());

@@ -211,14 +211,14 @@ impl HeadTail {
                 }
                 Err(current) => {
                     old = current;
-                    // With the tail beside the head, the thread that just won must
-                    // come back to this line to publish; a small reservation's copy
-                    // is over long before our retry's CAS could succeed, so retrying
-                    // at once only takes the line away from that tail store. One
-                    // pause lets it publish first (two cores sharing a cache-less
-                    // pool, one object at a time: 0.97 -> 1.11 of DPDK's speed). A
-                    // large reservation retries at once, its copy overlapping the
-                    // winner's (bulk 32 with the pause: 0.97 -> 0.95).
+                    // With the tail beside the head, the thread that just won comes
+                    // back to this line to publish. Its copy of a few elements takes
+                    // less time than the line takes to move, so a retry at once mostly
+                    // pulls the line away just before that tail store needs it. One
+                    // pause (65 TSC cycles on an EPYC) lets it publish first: two cores
+                    // sharing a cache-less pool, one object at a time, 0.97 -> 1.11
+                    // of DPDK's speed. A large reservation retries at once, as its copy
+                    // overlaps the winner's (bulk 32 with the pause: 0.97 -> 0.95).
                     #[cfg(not(loom))]
                     if L::TOGETHER && take <= PAUSE_MAX {
                         std::hint::spin_loop();
