@@ -12,18 +12,18 @@
 //! - by default ([`Apart`](crate::Apart)) the head lives on a line of its own, apart
 //!   from the tail: the head is touched only by this side, the tail is polled by the
 //!   other, so a CAS on the head no longer has to win back the line the other side
-//!   just read. [`Together`](crate::Together) keeps DPDK's one line per side, for
-//!   rings where every thread works both sides;
-//! - the producer side keeps the consumers' tail as it last read it (`seen`), and
-//!   reads the real one only when that view shows too little room (the cached index
-//!   of the folly/rigtorp SPSC queues, here for multi producers too). So the `free`
-//!   figure an enqueue returns is a lower bound. Consumers of an `Apart` ring read the
+//!   just read. [`Together`](crate::Together), for rings where every thread works both
+//!   sides, puts both sides' heads and tails on one line (DPDK keeps one per side);
+//! - the producers of an `Apart` ring keep the consumers' tail as they last read it
+//!   (`seen`), and read the real one only when that view shows too little room (the
+//!   cached index of the folly/rigtorp SPSC queues, here for multi producers too). So
+//!   the `free` figure an enqueue returns is a lower bound. Consumers read the
 //!   producers' tail every time, as DPDK's: a queue's consumer usually takes all there
 //!   is, so its view would be stale at every call and only cost (measured against
-//!   DPDK's ring, in `benches/examples/ring_vs_dpdk.rs`). Consumers of a `Together`
-//!   ring keep a view too: a pool's ring is full but for the objects out, so the view
-//!   holds for many calls and spares reading the producers' line (two cores sharing a
-//!   cache-less pool, bulk 32: 1.03 -> 1.08 of DPDK's speed).
+//!   DPDK's ring, in `benches/examples/ring_vs_dpdk.rs`). On a `Together` ring neither
+//!   side keeps a view: the other side's tail is on the line it works on anyway (two
+//!   cores sharing a cache-less pool, bulk 32: 1.12 -> 1.15-1.21 of DPDK's speed
+//!   without the views).
 
 use crossbeam_utils::CachePadded;
 
@@ -47,25 +47,83 @@ pub(crate) enum Behavior {
     Variable,
 }
 
-/// One side's head and tail: the side's own line (head, view of the other tail) and
-/// the tail's line, which the other side reads. With [`Together`](crate::Together) the
-/// tail is the one on the own line and the tail line goes unused; the layout is a type,
-/// so every access picks its tail at compile time.
-#[derive(Debug, Default)]
-pub(crate) struct HeadTail {
-    own: CachePadded<Own>,
-    tail: CachePadded<AtomicU32>,
+/// One side's head and tail, where the ring's layout put them: the side's own
+/// fields (head, view of the other tail, and with [`Together`](crate::Together) the
+/// tail too) and the tail the other side reads. Made per call from the layout's
+/// [`Lines`], which the compiler folds into fixed offsets.
+#[derive(Clone, Copy)]
+pub struct HeadTail<'a> {
+    own: &'a Own,
+    tail: &'a AtomicU32,
 }
 
-/// The side's own line.
+/// A side's own fields.
 #[derive(Debug, Default)]
-struct Own {
+pub struct Own {
     head: AtomicU32,
-    /// The other side's tail as a thread of this side last read it (producers, and
-    /// consumers of a `Together` ring).
+    /// The other side's tail as a thread of this side last read it (producers of an
+    /// `Apart` ring).
     seen: AtomicU32,
     /// The tail, when it sits beside the head.
     tail: AtomicU32,
+}
+
+/// A layout's storage for both sides' heads and tails ([`LineLayout::Lines`]).
+pub trait Lines: Default + Send + Sync + std::fmt::Debug + 'static {
+    /// The producers' side.
+    fn prod(&self) -> HeadTail<'_>;
+    /// The consumers' side.
+    fn cons(&self) -> HeadTail<'_>;
+}
+
+/// [`Apart`](crate::Apart)'s storage: each side's own fields on a line of their own,
+/// each tail on another.
+#[derive(Debug, Default)]
+pub struct ApartLines {
+    prod: CachePadded<Own>,
+    prod_tail: CachePadded<AtomicU32>,
+    cons: CachePadded<Own>,
+    cons_tail: CachePadded<AtomicU32>,
+}
+
+impl Lines for ApartLines {
+    #[inline(always)]
+    fn prod(&self) -> HeadTail<'_> {
+        HeadTail {
+            own: &self.prod,
+            tail: &self.prod_tail,
+        }
+    }
+    #[inline(always)]
+    fn cons(&self) -> HeadTail<'_> {
+        HeadTail {
+            own: &self.cons,
+            tail: &self.cons_tail,
+        }
+    }
+}
+
+/// [`Together`](crate::Together)'s storage: both sides' heads and tails on one line.
+#[derive(Debug, Default)]
+pub struct TogetherLines {
+    sides: CachePadded<[Own; 2]>,
+}
+
+impl Lines for TogetherLines {
+    #[inline(always)]
+    fn prod(&self) -> HeadTail<'_> {
+        HeadTail {
+            own: &self.sides[0],
+            tail: &self.sides[0].tail,
+        }
+    }
+    #[inline(always)]
+    fn cons(&self) -> HeadTail<'_> {
+        HeadTail {
+            own: &self.sides[1],
+            tail: &self.sides[1].tail,
+        }
+    }
 }
 
 /// A single-threaded side's head and view of the other side's tail, kept in its
@@ -89,7 +147,7 @@ pub(crate) struct Reservation {
     pub(crate) left: u32,
 }
 
-impl HeadTail {
+impl HeadTail<'_> {
     /// Reserves up to `n` slots on this side (`self`) against the other side's tail.
     ///
     /// `room(other_tail, old_head)` is how many slots are usable, at most `capacity`:
@@ -104,8 +162,8 @@ impl HeadTail {
         reason = "one inlined helper for the six operations; a struct would only rename them"
     )]
     pub(crate) fn reserve<M: SyncMode, L: LineLayout>(
-        &self,
-        other: &HeadTail,
+        self,
+        other: HeadTail<'_>,
         n: u32,
         behavior: Behavior,
         capacity: u32,
@@ -150,7 +208,7 @@ impl HeadTail {
                     // the slots it finished with (read by consumers, written by
                     // producers) are ours to reuse or read only after its accesses to
                     // them are complete.
-                    let other_tail = other.tail_at::<L>().load(Ordering::Acquire);
+                    let other_tail = other.tail.load(Ordering::Acquire);
                     if keep_view {
                         match cursor.as_deref_mut() {
                             Some(c) => c.seen = other_tail,
@@ -228,23 +286,13 @@ impl HeadTail {
         }
     }
 
-    /// The tail where layout `L` puts it.
-    #[inline(always)]
-    fn tail_at<L: LineLayout>(&self) -> &AtomicU32 {
-        if L::TOGETHER {
-            &self.own.tail
-        } else {
-            &self.tail
-        }
-    }
-
     /// Asks for the tail's line for writing while the elements are copied: the other
     /// side has been reading it, and the next reservation's CAS waits for the store
     /// that publishes. Multi sides with the tail apart only: a single side's store
     /// waits for nobody, on one core the hint costs more than it saves, and a tail
     /// beside the head came with the CAS.
     #[inline(always)]
-    fn prefetch_tail(&self) {
+    fn prefetch_tail(self) {
         #[cfg(not(loom))]
         prefetch_for_write(self.tail.as_ptr().cast_const().cast());
     }
@@ -252,20 +300,20 @@ impl HeadTail {
     /// Asks for the head's line for writing, ahead of a reservation (see
     /// [`Ring::prefetch_enqueue`](crate::Ring::prefetch_enqueue)).
     #[inline(always)]
-    pub(crate) fn prefetch_head(&self) {
+    pub(crate) fn prefetch_head(self) {
         #[cfg(not(loom))]
         prefetch_for_write(self.own.head.as_ptr().cast_const().cast());
     }
 
     /// Sets the head from a dropped handle's cursor. Relaxed: whoever uses the ring
     /// next got it through the handle's `Arc`, which orders this store before.
-    pub(crate) fn set_head(&self, head: u32) {
+    pub(crate) fn set_head(self, head: u32) {
         self.own.head.store(head, Ordering::Relaxed);
     }
 
     /// Publishes a finished reservation by moving this side's tail past it.
     #[inline(always)]
-    pub(crate) fn publish<M: SyncMode, L: LineLayout>(&self, r: Reservation) {
+    pub(crate) fn publish<M: SyncMode>(self, r: Reservation) {
         if !M::SINGLE {
             // Wait until every earlier reservation on this side is published. Acquire
             // (DPDK uses Relaxed here): it makes the earlier thread's slot accesses
@@ -274,19 +322,18 @@ impl HeadTail {
             // that ordering through (a plain store does not extend a release sequence).
             // On x86 both compile to a plain load.
             let mut spins = 0;
-            while self.tail_at::<L>().load(Ordering::Acquire) != r.old {
+            while self.tail.load(Ordering::Acquire) != r.old {
                 spin_wait(&mut spins);
             }
         }
         // Release: our slot writes (enqueue) or reads (dequeue) happen-before the other
         // side's Acquire load of this tail.
-        self.tail_at::<L>()
-            .store(r.old.wrapping_add(r.n), Ordering::Release);
+        self.tail.store(r.old.wrapping_add(r.n), Ordering::Release);
     }
 
     /// The tail, for counts. Acquire, so a count never runs ahead of the data.
     #[inline]
-    pub(crate) fn tail<L: LineLayout>(&self) -> u32 {
-        self.tail_at::<L>().load(Ordering::Acquire)
+    pub(crate) fn tail(self) -> u32 {
+        self.tail.load(Ordering::Acquire)
     }
 }

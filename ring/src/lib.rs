@@ -9,10 +9,10 @@
 //! - [`channel`]`::<P, C>` / [`spsc`]: split [`Producer`] and [`Consumer`] handles; a
 //!   [`Single`] side's handle cannot be cloned, so two threads on it do not compile.
 //!
-//! Where the heads and tails sit is a type too ([`LineLayout`]): each head on a cache
-//! line of its own ([`Apart`], the default, for queues between different threads) or
-//! beside its tail as in DPDK ([`Together`], for rings every thread both fills and
-//! drains, such as a mempool's).
+//! Where the heads and tails sit is a type too ([`LineLayout`]): each head and each
+//! tail on a cache line of its own ([`Apart`], the default, for queues between
+//! different threads) or all four on one line ([`Together`], for rings every thread
+//! both fills and drains, such as a mempool's).
 //!
 //! ```
 //! let (mut tx, mut rx) = burst_ring::spsc::<u64>(1024).unwrap();

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::headtail::{Behavior, Cursor, HeadTail, Reservation};
+use crate::headtail::{Behavior, Cursor, Lines, Reservation};
 use crate::layout::{Apart, LineLayout};
 use crate::mode::{Multi, Single, SyncMode};
 use crate::slots::Slots;
@@ -42,9 +42,7 @@ pub struct Enqueued {
 pub struct Dequeued {
     /// Elements appended to the destination.
     pub count: usize,
-    /// Elements left in the ring as seen at reservation; at least that many with a
-    /// [`Together`](crate::Together) ring, whose consumers may go by an older view of
-    /// the producers' tail.
+    /// Elements left in the ring as seen at reservation.
     pub available: usize,
 }
 
@@ -63,8 +61,7 @@ pub struct Dequeued {
 /// [`Together`](crate::Together) when every thread both enqueues and dequeues, as on a
 /// mempool's ring.
 pub struct Ring<T, L: LineLayout = Apart> {
-    prod: HeadTail,
-    cons: HeadTail,
+    lines: L::Lines,
     mask: u32,
     capacity: u32,
     slots: Slots<T>,
@@ -112,8 +109,7 @@ impl<T, L: LineLayout> Ring<T, L> {
     fn build(size: usize, capacity: usize) -> Self {
         let slots = Slots::new(size);
         Self {
-            prod: HeadTail::default(),
-            cons: HeadTail::default(),
+            lines: L::Lines::default(),
             mask: (size - 1) as u32,
             capacity: capacity as u32,
             slots,
@@ -127,17 +123,17 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// overlaps that work instead of following it. No effect on the ring's state.
     #[inline(always)]
     pub fn prefetch_enqueue(&self) {
-        self.prod.prefetch_head();
+        self.lines.prod().prefetch_head();
     }
 
     /// Sets the producers' head, from a single producer's handle as it drops.
     pub(crate) fn set_prod_head(&self, head: u32) {
-        self.prod.set_head(head);
+        self.lines.prod().set_head(head);
     }
 
     /// Sets the consumers' head, from a single consumer's handle as it drops.
     pub(crate) fn set_cons_head(&self, head: u32) {
-        self.cons.set_head(head);
+        self.lines.cons().set_head(head);
     }
 
     /// How many elements the ring can hold.
@@ -147,7 +143,11 @@ impl<T, L: LineLayout> Ring<T, L> {
 
     /// Elements in the ring now (a snapshot when other threads are active).
     pub fn count(&self) -> usize {
-        let n = self.prod.tail::<L>().wrapping_sub(self.cons.tail::<L>());
+        let n = self
+            .lines
+            .prod()
+            .tail()
+            .wrapping_sub(self.lines.cons().tail());
         // Between the two loads the consumer may pass the producer's snapshot.
         (n as usize).min(self.capacity())
     }
@@ -224,13 +224,13 @@ impl<T, L: LineLayout> Ring<T, L> {
         cursor: Option<&mut Cursor>,
     ) -> Result<(), T> {
         let capacity = self.capacity;
-        let r = self.prod.reserve::<M, L>(
-            &self.cons,
+        let r = self.lines.prod().reserve::<M, L>(
+            self.lines.cons(),
             1,
             Behavior::Fixed,
             capacity,
             |cons_tail, prod_head| capacity.wrapping_add(cons_tail).wrapping_sub(prod_head),
-            true,
+            !L::TOGETHER,
             cursor,
         );
         if r.n == 0 {
@@ -240,7 +240,7 @@ impl<T, L: LineLayout> Ring<T, L> {
         // SAFETY: slot r.old is reserved for us and empty; `item` is moved into it and
         // not dropped here (ManuallyDrop).
         unsafe { self.write_slots(r, &*item) };
-        self.prod.publish::<M, L>(r);
+        self.lines.prod().publish::<M>(r);
         Ok(())
     }
 
@@ -252,13 +252,13 @@ impl<T, L: LineLayout> Ring<T, L> {
     /// ring was made went through it.
     #[inline(always)]
     pub(crate) unsafe fn dequeue_one<M: SyncMode>(&self, cursor: Option<&mut Cursor>) -> Option<T> {
-        let r = self.cons.reserve::<M, L>(
-            &self.prod,
+        let r = self.lines.cons().reserve::<M, L>(
+            self.lines.prod(),
             1,
             Behavior::Fixed,
             self.capacity,
             |prod_tail, cons_head| prod_tail.wrapping_sub(cons_head),
-            L::TOGETHER,
+            false,
             cursor,
         );
         if r.n == 0 {
@@ -271,7 +271,7 @@ impl<T, L: LineLayout> Ring<T, L> {
             self.read_slots(r, item.as_mut_ptr());
             item.assume_init()
         };
-        self.cons.publish::<M, L>(r);
+        self.lines.cons().publish::<M>(r);
         Some(item)
     }
 
@@ -359,13 +359,13 @@ impl<T, L: LineLayout> Ring<T, L> {
     ) -> Enqueued {
         let len = len.min(u32::MAX as usize) as u32;
         let capacity = self.capacity;
-        let r = self.prod.reserve::<M, L>(
-            &self.cons,
+        let r = self.lines.prod().reserve::<M, L>(
+            self.lines.cons(),
             len,
             behavior,
             capacity,
             |cons_tail, prod_head| capacity.wrapping_add(cons_tail).wrapping_sub(prod_head),
-            true,
+            !L::TOGETHER,
             cursor,
         );
         if r.n > 0 {
@@ -373,7 +373,7 @@ impl<T, L: LineLayout> Ring<T, L> {
             // consumer published past them); `src` holds at least r.n initialised
             // elements, given up by the caller.
             unsafe { self.write_slots(r, src) };
-            self.prod.publish::<M, L>(r);
+            self.lines.prod().publish::<M>(r);
         }
         Enqueued {
             count: r.n as usize,
@@ -424,13 +424,13 @@ impl<T, L: LineLayout> Ring<T, L> {
         cursor: Option<&mut Cursor>,
     ) -> Dequeued {
         let n = n.min(u32::MAX as usize) as u32;
-        let r = self.cons.reserve::<M, L>(
-            &self.prod,
+        let r = self.lines.cons().reserve::<M, L>(
+            self.lines.prod(),
             n,
             behavior,
             self.capacity,
             |prod_tail, cons_head| prod_tail.wrapping_sub(cons_head),
-            L::TOGETHER,
+            false,
             cursor,
         );
         if r.n > 0 {
@@ -438,7 +438,7 @@ impl<T, L: LineLayout> Ring<T, L> {
             // [r.old, r.old + r.n) are reserved for us and hold initialised elements
             // published by their producers, which we move out (the slots become empty).
             unsafe { self.read_slots(r, dst) };
-            self.cons.publish::<M, L>(r);
+            self.lines.cons().publish::<M>(r);
         }
         Dequeued {
             count: r.n as usize,
@@ -809,19 +809,10 @@ mod tests {
         }
     }
 
-    /// A dequeue took `want` of the `have` there were; `available` is exact but for a
-    /// consumer's view in a `Together` ring, which may lag.
-    fn check_dequeued<L: LineLayout>(
-        r: Dequeued,
-        want: usize,
-        have: usize,
-    ) -> Result<(), TestCaseError> {
+    /// A dequeue took `want` of the `have` there were; `available` is exact.
+    fn check_dequeued(r: Dequeued, want: usize, have: usize) -> Result<(), TestCaseError> {
         prop_assert_eq!(r.count, want);
-        if L::TOGETHER {
-            prop_assert!(r.available <= have - want);
-        } else {
-            prop_assert_eq!(r.available, have - want);
-        }
+        prop_assert_eq!(r.available, have - want);
         Ok(())
     }
 
@@ -868,7 +859,7 @@ mod tests {
                     } else {
                         ring.dequeue_burst(&mut out, n)
                     };
-                    check_dequeued::<L>(r, want, have)?;
+                    check_dequeued(r, want, have)?;
                     let expect: Vec<u64> = std::iter::once(u64::MAX)
                         .chain(model.drain(..want))
                         .collect();
@@ -908,7 +899,7 @@ mod tests {
                     } else {
                         ring.dequeue_burst_uninit(&mut out)
                     };
-                    check_dequeued::<L>(r, want, have)?;
+                    check_dequeued(r, want, have)?;
                     for slot in &out[..want] {
                         // SAFETY: the first `count` entries are initialised.
                         prop_assert_eq!(Some(unsafe { slot.assume_init() }), model.pop_front());
