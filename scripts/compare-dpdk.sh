@@ -36,7 +36,7 @@
 #            distance moves the 2-core cache-less figures of either side
 #            2-5x for tens of seconds at a time, so one run each compares
 #            the host's states, not the code); about 40 s per DPDK run,
-#            1.5 min per burst run;
+#            1.5 min per burst run (10.5 min for 5 runs);
 #            then the pool cases again in one process, interleaved as the
 #            ring's ("mempool_2core_interleaved/..."): cache-less against the
 #            ring calls DPDK's default mempool ops make, cache 256 against
@@ -98,7 +98,7 @@
 #   DPDK_MEMPOOL_CONSTANT_N  constant_n row to compare (0 or 1) [1]
 #   DPDK_MBUF_RUNS           mbuf_bench processes, best taken [3]
 #   MEMPOOL_RUNS             mempool_perf_autotest and criterion mempool runs,
-#                            alternating, best of each side taken [3]
+#                            alternating, best of each side taken [5]
 #   MBUF_BENCH_ITERS, MBUF_BENCH_ROUNDS   mbuf_bench -n / -r [1000000, 7]
 #   L2FWD_LCORE              the lcore (= CPU) both l2fwds run on [the last
 #                            online CPU]
@@ -184,7 +184,7 @@ DPDK_MEMPOOL_SKIP_DIVISOR=${DPDK_MEMPOOL_SKIP_DIVISOR:-5000}
 DPDK_MEMPOOL_KEEP=${DPDK_MEMPOOL_KEEP:-32}
 DPDK_MEMPOOL_CONSTANT_N=${DPDK_MEMPOOL_CONSTANT_N:-1}
 DPDK_MBUF_RUNS=${DPDK_MBUF_RUNS:-3}
-MEMPOOL_RUNS=${MEMPOOL_RUNS:-3}
+MEMPOOL_RUNS=${MEMPOOL_RUNS:-5}
 MBUF_BENCH_ITERS=${MBUF_BENCH_ITERS:-1000000}
 MBUF_BENCH_ROUNDS=${MBUF_BENCH_ROUNDS:-7}
 BURST_BENCH_ARGS=${BURST_BENCH_ARGS:---noplot}
